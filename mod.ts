@@ -1,0 +1,33 @@
+/**
+ * Per-request memoization for server code. Wrap a function with
+ * {@linkcode perRequestCache} and it runs once per request for equal arguments; open a scope
+ * per request with `using scope = openCacheScope(request)`, {@linkcode runInCacheScope} or
+ * {@linkcode withCacheScope}, and the current request is found through `AsyncLocalStorage`,
+ * so no context object is passed around. One request never sees another's results.
+ *
+ * @example Once per request
+ * ```ts
+ * import { openCacheScope, perRequestCache } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * let queries = 0;
+ * const getUser = perRequestCache(async (id: string) => ({ id, query: ++queries }));
+ *
+ * async function handler(request: Request): Promise<Response> {
+ *   using scope = openCacheScope(request);
+ *   await getUser("42"); // runs the query
+ *   await getUser("42"); // same request: from the cache
+ *   return Response.json(scope.stats);
+ * }
+ *
+ * const stats = await (await handler(new Request("http://localhost/"))).json();
+ * assert.deepEqual([stats.hits, stats.misses, queries], [1, 1, 1]);
+ * ```
+ *
+ * @module
+ */
+export * from "./src/cache_scope.ts";
+export * from "./src/current_scope.ts";
+export * from "./src/open_cache_scope.ts";
+export * from "./src/per_request_cache.ts";
+export * from "./src/run_in_cache_scope.ts";

@@ -1,0 +1,388 @@
+import { storage } from "./_frame.ts";
+import { findKey, internKey } from "./_call_key.ts";
+import type { Entry, EntryTable } from "./_entry_table.ts";
+import { describe } from "./_request_identity.ts";
+import type { ScopeState } from "./_scope_state.ts";
+
+/**
+ * Options of {@linkcode perRequestCache}.
+ *
+ * @typeParam Args The cached function's parameters.
+ */
+export interface PerRequestCacheOptions<Args extends unknown[] = unknown[]> {
+  /**
+   * Makes the key of a call from its arguments, for arguments that are equal without being
+   * identical (`(query) => query.id`, `(...args) => JSON.stringify(args)`). Its result is
+   * compared with SameValueZero. If it throws, the call throws that error and nothing is
+   * stored.
+   *
+   * @default {undefined} (arguments compared position by position, objects by identity)
+   */
+  key?: (...args: Args) => unknown;
+  /**
+   * How many entries the function may hold in one scope; past it, the least recently used
+   * entry is dropped. A positive integer, or `Infinity`.
+   *
+   * @default {Infinity}
+   */
+  maxEntries?: number;
+  /**
+   * Whether a rejected promise stays cached. By default it is dropped when it rejects, so the
+   * next call in the same scope retries.
+   *
+   * @default {false}
+   */
+  cacheRejections?: boolean;
+  /**
+   * The name shown in `scope.stats.functions` and in error messages.
+   *
+   * @default {fn.name, or "anonymous"}
+   */
+  name?: string;
+}
+
+/**
+ * A function made by {@linkcode perRequestCache}: it is called like the original (parameters,
+ * return type and `this` are the same) and has three methods that act on the current scope.
+ *
+ * @typeParam F The original function's type.
+ */
+export type CachedFunction<F extends (...args: never[]) => unknown> = F & {
+  /**
+   * Drops the entry for these arguments in the current scope, and in the cached function this
+   * one wraps, if any. For a method, call it with the instance: `invalidate.call(obj, ...args)`.
+   *
+   * @returns Whether this function held an entry for the arguments.
+   */
+  invalidate(...args: Parameters<F>): boolean;
+  /**
+   * Drops all of this function's entries in the current scope (and those of the cached
+   * function it wraps, if any).
+   *
+   * @returns How many entries of this function were dropped.
+   */
+  clear(): number;
+  /**
+   * Stores `value` as the result for `args` in the current scope, unless an entry is there
+   * already (clear it with `invalidate` first to replace it).
+   *
+   * @returns Whether the value was stored: `false` outside any scope or over an entry.
+   */
+  prime(args: Parameters<F>, value: ReturnType<F>): boolean;
+};
+
+/** What a stacked cached function calls through to (rule: `invalidate` goes through). */
+interface Controls {
+  invalidate(receiver: unknown, args: unknown[]): boolean;
+  clear(): number;
+}
+
+const controlsOf = new WeakMap<object, Controls>();
+const optionNames = ["key", "maxEntries", "cacheRejections", "name"];
+let functionCount = 0;
+
+/**
+ * Wraps `fn` so that it runs once per request for equal arguments: inside a scope, the first
+ * call stores its result and later calls with the same arguments get that result back; outside
+ * any scope it runs on every call and stores nothing.
+ *
+ * Keys: arguments compare position by position with SameValueZero, objects by identity, and
+ * their number counts (`f(1)` is not `f(1, undefined)`); a receiver (`this`) is part of the
+ * key. Nothing is serialized unless a `key` option does it.
+ *
+ * Promises: concurrent calls share the one in-flight promise; a rejected promise is dropped
+ * so the next call retries (unless `cacheRejections`); a synchronous throw is never stored.
+ *
+ * It is also a standard method decorator: `@perRequestCache` caches a method per request,
+ * per instance and per arguments.
+ *
+ * @typeParam F The function's type; the result has the same call signature.
+ * @param fn The function to cache.
+ * @param options How to key, bound and name its entries.
+ * @returns The cached function, with `invalidate`, `clear` and `prime`.
+ * @throws {TypeError} If `fn` is not a function or an option has the wrong type or name.
+ * @throws {RangeError} If `maxEntries` is not a positive integer or `Infinity`.
+ *
+ * @example One query per request
+ * ```ts
+ * import { perRequestCache, runInCacheScope } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * let queries = 0;
+ * const getUser = perRequestCache(async (id: string) => ({ id, query: ++queries }));
+ *
+ * await runInCacheScope({ url: "/a" }, async () => {
+ *   const [a, b] = await Promise.all([getUser("42"), getUser("42")]);
+ *   assert.equal(a, b);
+ * });
+ * await runInCacheScope({ url: "/b" }, () => getUser("42"));
+ * assert.equal(queries, 2); // once per request
+ * ```
+ *
+ * @example A cached method
+ * ```ts
+ * import { perRequestCache, runInCacheScope } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * class Users {
+ *   queries = 0;
+ *   @perRequestCache
+ *   find(id: string): { id: string } {
+ *     this.queries++;
+ *     return { id };
+ *   }
+ * }
+ *
+ * const users = new Users();
+ * runInCacheScope({ url: "/" }, () => {
+ *   assert.equal(users.find("1"), users.find("1"));
+ * });
+ * assert.equal(users.queries, 1);
+ * ```
+ */
+export function perRequestCache<F extends (...args: never[]) => unknown>(
+  fn: F,
+  options?: PerRequestCacheOptions<Parameters<F>>,
+): CachedFunction<F>;
+/**
+ * The decorator form: `@perRequestCache` on a class method.
+ *
+ * @typeParam This The class.
+ * @typeParam Args The method's parameters.
+ * @typeParam R What the method returns.
+ * @param method The decorated method.
+ * @param context The decorator context that the language passes.
+ * @returns The cached method.
+ */
+export function perRequestCache<This, Args extends unknown[], R>(
+  method: (this: This, ...args: Args) => R,
+  context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,
+): (this: This, ...args: Args) => R;
+export function perRequestCache(
+  fn: (...args: unknown[]) => unknown,
+  options?: PerRequestCacheOptions | ClassMethodDecoratorContext,
+): unknown {
+  if (isDecoratorContext(options)) {
+    if (options.kind !== "method") {
+      throw new TypeError(
+        `Cannot decorate ${
+          String(options.name)
+        } with @perRequestCache: it is a ${options.kind}, and only methods can be cached`,
+      );
+    }
+    return cacheFunction(fn, { name: String(options.name) });
+  }
+  return cacheFunction(fn, options);
+}
+
+function cacheFunction(
+  fn: (...args: unknown[]) => unknown,
+  options: PerRequestCacheOptions | undefined,
+): unknown {
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      `Cannot create a per-request cache: fn must be a function, received ${describe(fn)}`,
+    );
+  }
+  const { key: keyOf, maxEntries, cacheRejections, name } = getValidOptions(options, fn);
+  const index = functionCount++;
+  const inner = controlsOf.get(fn);
+
+  // The hot path: one store read, one array index, one Map lookup for a one-argument call.
+  function cached(this: unknown, ...args: unknown[]): unknown {
+    const scope = storage.getStore()?.current;
+    if (scope === undefined || scope.ended) return fn.apply(this, args);
+    const parts = keyOf === undefined ? args : [keyOf(...args)];
+    const table = scope.tables[index];
+    if (table !== undefined) {
+      const key = this === undefined && parts.length === 1 ? parts[0] : findKey(table, this, parts);
+      const entry = table.entries.get(key);
+      if (entry !== undefined) {
+        if (entry.computing) throw cycleError(name);
+        table.hits++;
+        scope.hits++;
+        if (maxEntries !== Infinity) {
+          table.entries.delete(key);
+          table.entries.set(key, entry);
+        }
+        return entry.value;
+      }
+    }
+    return callAndStore(scope, this, args, parts);
+  }
+
+  function callAndStore(
+    scope: ScopeState,
+    receiver: unknown,
+    args: unknown[],
+    parts: unknown[],
+  ): unknown {
+    const table = scope.table(index, name);
+    const key = internKey(table, receiver, parts);
+    const entry: Entry = { value: undefined, computing: true };
+    table.entries.set(key, entry);
+    table.misses++;
+    scope.misses++;
+    let value: unknown;
+    try {
+      value = fn.apply(receiver, args);
+    } catch (error) {
+      if (table.entries.get(key) === entry) table.delete(key);
+      throw error;
+    } finally {
+      entry.computing = false;
+    }
+    entry.value = value;
+    table.evictBeyond(maxEntries);
+    if (!cacheRejections) evictOnRejection(table, key, entry);
+    return value;
+  }
+
+  function tableOf(scope: ScopeState | undefined): EntryTable | undefined {
+    return scope === undefined || scope.ended ? undefined : scope.tables[index];
+  }
+
+  function keyOfCall(table: EntryTable, receiver: unknown, args: unknown[]): unknown {
+    const parts = keyOf === undefined ? args : [keyOf(...args)];
+    return receiver === undefined && parts.length === 1
+      ? parts[0]
+      : findKey(table, receiver, parts);
+  }
+
+  const controls: Controls = {
+    invalidate(receiver, args) {
+      inner?.invalidate(receiver, args);
+      const table = tableOf(storage.getStore()?.current);
+      return table !== undefined && table.delete(keyOfCall(table, receiver, args));
+    },
+    clear() {
+      inner?.clear();
+      return tableOf(storage.getStore()?.current)?.clear() ?? 0;
+    },
+  };
+  controlsOf.set(cached, controls);
+
+  Object.defineProperties(cached, {
+    name: { value: name },
+    invalidate: {
+      value: function invalidate(this: unknown, ...args: unknown[]): boolean {
+        return controls.invalidate(this === cached ? undefined : this, args);
+      },
+    },
+    clear: { value: (): number => controls.clear() },
+    prime: {
+      value: function prime(this: unknown, args: unknown[], value: unknown): boolean {
+        if (!Array.isArray(args)) {
+          throw new TypeError(
+            `Cannot prime ${name}: args must be the array of arguments, received ${describe(args)}`,
+          );
+        }
+        const scope = storage.getStore()?.current;
+        if (scope === undefined || scope.ended) return false;
+        const receiver = this === cached ? undefined : this;
+        const table = scope.table(index, name);
+        const parts = keyOf === undefined ? args : [keyOf(...args)];
+        const key = internKey(table, receiver, parts);
+        if (table.entries.has(key)) return false;
+        const entry: Entry = { value, computing: false };
+        table.entries.set(key, entry);
+        table.evictBeyond(maxEntries);
+        if (!cacheRejections) evictOnRejection(table, key, entry);
+        return true;
+      },
+    },
+  });
+  return cached;
+}
+
+/**
+ * Drops a promise's entry when it rejects, but only if the entry is still that promise's:
+ * by then it may have been invalidated and stored anew, and the new one must survive. Only
+ * native promises are watched: calling `then` on another thenable may start its work.
+ */
+function evictOnRejection(table: EntryTable, key: unknown, entry: Entry): void {
+  if (!(entry.value instanceof Promise)) return;
+  entry.value.then(undefined, () => {
+    if (table.entries.get(key) === entry) table.delete(key);
+  });
+}
+
+function cycleError(name: string): RangeError {
+  return new RangeError(
+    `Cannot call ${name}: it called itself with the same arguments before returning, which would never end; break the cycle, or call the function it wraps for the inner call`,
+  );
+}
+
+interface ValidOptions {
+  key: ((...args: unknown[]) => unknown) | undefined;
+  maxEntries: number;
+  cacheRejections: boolean;
+  name: string;
+}
+
+function getValidOptions(
+  options: PerRequestCacheOptions | undefined,
+  fn: (...args: unknown[]) => unknown,
+): ValidOptions {
+  if (options === undefined) {
+    return { key: undefined, maxEntries: Infinity, cacheRejections: false, name: nameOf(fn) };
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot create a per-request cache: options must be an object, received ${describe(options)}`,
+    );
+  }
+  for (const option of Object.keys(options)) {
+    if (!optionNames.includes(option)) {
+      throw new TypeError(
+        `Cannot create a per-request cache: unknown option ${
+          JSON.stringify(option)
+        }; the options are ${optionNames.join(", ")}`,
+      );
+    }
+  }
+  const { key, maxEntries = Infinity, cacheRejections = false, name = nameOf(fn) } = options;
+  if (key !== undefined && typeof key !== "function") {
+    throw new TypeError(
+      `Cannot create a per-request cache: key must be a function of the arguments, received ${
+        describe(key)
+      }`,
+    );
+  }
+  if (typeof maxEntries !== "number") {
+    throw new TypeError(
+      `Cannot create a per-request cache: maxEntries must be a number, received ${
+        describe(maxEntries)
+      }`,
+    );
+  }
+  if (maxEntries !== Infinity && !(Number.isInteger(maxEntries) && maxEntries > 0)) {
+    throw new RangeError(
+      `Cannot create a per-request cache: maxEntries must be a positive integer or Infinity, received ${maxEntries}`,
+    );
+  }
+  if (typeof cacheRejections !== "boolean") {
+    throw new TypeError(
+      `Cannot create a per-request cache: cacheRejections must be a boolean, received ${
+        describe(cacheRejections)
+      }`,
+    );
+  }
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError(
+      `Cannot create a per-request cache: name must be a non-empty string, received ${
+        describe(name)
+      }`,
+    );
+  }
+  return { key: key as ValidOptions["key"], maxEntries, cacheRejections, name };
+}
+
+function nameOf(fn: (...args: unknown[]) => unknown): string {
+  return fn.name === "" ? "anonymous" : fn.name;
+}
+
+function isDecoratorContext(value: unknown): value is ClassMethodDecoratorContext {
+  return typeof value === "object" && value !== null && "kind" in value &&
+    "addInitializer" in value;
+}
