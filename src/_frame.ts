@@ -15,7 +15,11 @@ import type { ScopeState } from "./_scope_state.ts";
  *   around it). `enterWith` changes the store of the execution that is running, and on
  *   `Deno.serve` that execution is the server's accept loop, so the next request's handler
  *   starts with this frame as its store. An entered frame may therefore be seen by a request
- *   that did not make it; `openCacheScope` and `currentScope` treat it with that suspicion.
+ *   that did not make it. `openCacheScope` treats it with that suspicion (it never adopts
+ *   another request's active scope), but code that runs in such a handler *before* it opens its
+ *   own scope reads the other request's cache: nothing in the store says which request is
+ *   running. Only a run context per request (`withCacheScope`) closes that gap, which is why
+ *   the README sends `Deno.serve` users there.
  *
  * When a scope ends, every frame that holds it has its slot emptied (or given back to the scope
  * it was opened over, for a run frame). Code that still runs in that context afterwards (a
