@@ -31,3 +31,5 @@ export * from "./src/current_scope.ts";
 export * from "./src/open_cache_scope.ts";
 export * from "./src/per_request_cache.ts";
 export * from "./src/run_in_cache_scope.ts";
+export * from "./src/with_cache_scope.ts";
+export * from "./src/with_listener_cache_scope.ts";

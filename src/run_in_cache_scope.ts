@@ -1,7 +1,7 @@
-import { Frame, storage } from "./_frame.ts";
+import { storage } from "./_frame.ts";
 import { describe, requestIdentity } from "./_request_identity.ts";
-import { ScopeState } from "./_scope_state.ts";
-import { CacheScope } from "./cache_scope.ts";
+import { openRunFrame } from "./_run_frame.ts";
+import type { CacheScope } from "./cache_scope.ts";
 
 /**
  * Runs `fn` in a run context of its own with a scope for `request`, and ends the scope when
@@ -45,22 +45,7 @@ export function runInCacheScope<R>(
       `Cannot run in a cache scope: fn must be a function, received ${describe(fn)}`,
     );
   }
-  const current = storage.getStore()?.current;
-  let handle: CacheScope;
-  let frame: Frame;
-  if (
-    current !== undefined && !current.ended && identity !== undefined &&
-    current.identity === identity
-  ) {
-    current.references++;
-    handle = new CacheScope(current);
-    frame = new Frame(current, true);
-  } else {
-    frame = new Frame(undefined, true);
-    const state = new ScopeState(request, identity, frame, undefined, undefined);
-    frame.current = state;
-    handle = state.handle = new CacheScope(state);
-  }
+  const { frame, handle } = openRunFrame(request, identity);
   return storage.run(frame, runUntilSettled, handle, fn);
 }
 

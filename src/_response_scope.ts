@@ -1,0 +1,105 @@
+import { type Frame, storage } from "./_frame.ts";
+import { describe } from "./_request_identity.ts";
+import type { CacheScope } from "./cache_scope.ts";
+import type { CacheScopeOptions } from "./with_cache_scope.ts";
+
+/** What a server integration does with the response before the scope ends (validated once). */
+export interface ResponseScopeOptions {
+  waitForBody: boolean;
+  serverTiming: boolean;
+}
+
+/**
+ * Ends a request's scope at the right time for the response it produced: at once when there is
+ * no body to send, and otherwise when the body has been read to its end, errored, or was
+ * cancelled (the client went away). Code that produces a streamed body therefore still finds
+ * the request's cache, and the scope is disposed on every path.
+ *
+ * The body is read through a stream of our own whose `pull` runs inside the request's frame:
+ * the runtime calls `pull` from its own context, and a user stream's `pull` (called by our
+ * `read()`) must see the request, not the server loop.
+ */
+export function scopeResponse(
+  response: Response,
+  handle: CacheScope,
+  frame: Frame,
+  options: ResponseScopeOptions,
+): Response {
+  if (options.serverTiming) response = withServerTiming(response, handle);
+  const body = response.status === 101 || !options.waitForBody ? null : response.body;
+  if (body === null) {
+    handle[Symbol.dispose]();
+    return response;
+  }
+  const reader = body.getReader();
+  const end = () => handle[Symbol.dispose]();
+  const tracked = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await storage.run(frame, () => reader.read());
+      } catch (error) {
+        end();
+        controller.error(error);
+        return;
+      }
+      if (chunk.done) {
+        end();
+        controller.close();
+      } else {
+        controller.enqueue(chunk.value);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(tracked, response);
+}
+
+/** Adds `Server-Timing: reqcache;desc="hits=H misses=M"`, copying the response if it is immutable. */
+function withServerTiming(response: Response, handle: CacheScope): Response {
+  const { hits, misses } = handle.stats;
+  const value = `reqcache;desc="hits=${hits} misses=${misses}"`;
+  try {
+    response.headers.append("Server-Timing", value);
+    return response;
+  } catch {
+    // Responses from fetch() or Response.redirect() have immutable headers.
+    const copy = new Response(response.body, response);
+    copy.headers.append("Server-Timing", value);
+    return copy;
+  }
+}
+
+/** Checks the options once, when the wrapper or middleware is made. */
+export function getValidCacheScopeOptions(
+  options: CacheScopeOptions | undefined,
+  action: string,
+): ResponseScopeOptions {
+  if (options === undefined) return { waitForBody: true, serverTiming: false };
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${action}: options must be an object, received ${describe(options)}`,
+    );
+  }
+  for (const name of Object.keys(options)) {
+    if (name !== "waitForBody" && name !== "serverTiming") {
+      throw new TypeError(
+        `Cannot ${action}: unknown option ${
+          JSON.stringify(name)
+        }; the options are waitForBody, serverTiming`,
+      );
+    }
+  }
+  const { waitForBody = true, serverTiming = false } = options;
+  for (const [name, value] of [["waitForBody", waitForBody], ["serverTiming", serverTiming]]) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `Cannot ${action}: ${name} must be a boolean, received ${describe(value)}`,
+      );
+    }
+  }
+  return { waitForBody, serverTiming };
+}

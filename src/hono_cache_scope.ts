@@ -1,0 +1,81 @@
+import { storage } from "./_frame.ts";
+import { requestIdentity } from "./_request_identity.ts";
+import { getValidCacheScopeOptions, scopeResponse } from "./_response_scope.ts";
+import { openRunFrame } from "./_run_frame.ts";
+import type { CacheScopeOptions } from "./with_cache_scope.ts";
+
+/**
+ * The part of Hono's `Context` that {@linkcode cacheScope} uses. Hono's own `Context` has it, so
+ * the middleware is a Hono `MiddlewareHandler` for every app (`app.use(cacheScope())` type-checks
+ * whatever the app's `Env`), while this package declares no type dependency on Hono.
+ */
+export interface HonoContextLike {
+  /** The request, with the platform `Request` as `raw`. */
+  readonly req: { readonly raw: Request };
+  /** The response the handlers produced (Hono's getter always returns one). */
+  res: Response | undefined;
+}
+
+/** A Hono middleware: what {@linkcode cacheScope} returns. */
+export type CacheScopeMiddleware = (c: HonoContextLike, next: () => Promise<void>) => Promise<void>;
+
+/**
+ * Hono middleware that gives every request its own context and cache scope:
+ * `app.use(cacheScope())`. Cached functions called by handlers and by later middleware use the
+ * request's cache without being told, and `openCacheScope(c.req.raw)` or
+ * `openCacheScope(c.req)` in a handler joins that scope instead of opening a second cache.
+ *
+ * The scope ends when the response body has been sent (so `stream()` / `streamSSE()` callbacks
+ * are cached too), or at once with `waitForBody: false`; it also ends when a handler throws.
+ *
+ * @param options When the scope ends and what the response reports.
+ * @returns The middleware.
+ * @throws {TypeError} If an option has the wrong type or name.
+ *
+ * @example A Hono app with one cache per request
+ * ```ts
+ * import { Hono } from "hono";
+ * import { perRequestCache } from "@reqcache/core";
+ * import { cacheScope } from "@reqcache/core/hono";
+ * import assert from "node:assert/strict";
+ *
+ * let queries = 0;
+ * const getUser = perRequestCache(async (id: string) => ({ id, query: ++queries }));
+ *
+ * const app = new Hono();
+ * app.use(cacheScope({ serverTiming: true }));
+ * app.get("/users/:id", async (c) => {
+ *   await getUser(c.req.param("id"));
+ *   return c.json(await getUser(c.req.param("id")));
+ * });
+ *
+ * const response = await app.request("/users/42");
+ * assert.deepEqual(await response.json(), { id: "42", query: 1 });
+ * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1"');
+ * ```
+ */
+export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
+  const valid = getValidCacheScopeOptions(options, "create the cacheScope() middleware");
+  return async function cacheScopeMiddleware(c, next) {
+    const request = c.req.raw;
+    const { frame, handle } = openRunFrame(
+      request,
+      requestIdentity(request, "open the request's cache scope"),
+    );
+    await storage.run(frame, async () => {
+      try {
+        await next();
+      } catch (error) {
+        handle[Symbol.dispose]();
+        throw error;
+      }
+    });
+    const response = scopeResponse(c.res as Response, handle, frame, valid);
+    if (response !== c.res) {
+      // The new response already carries every header of the old one; clearing first stops
+      // Hono's setter from copying them all over again into yet another Response.
+      c.res = undefined;
+      c.res = response;
+    }
+  };
+}
