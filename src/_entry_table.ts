@@ -7,11 +7,21 @@
  * `delete` + `set` per hit and nothing else.
  */
 
-/** A stored result; `computing` is true while the function runs synchronously for it. */
+/**
+ * A stored result. `state` is {@linkcode READY} once `value` holds what the function returned;
+ * {@linkcode COMPUTING} while the function runs synchronously for it; {@linkcode FAILED} if the
+ * function threw and the entry could not be deleted (see `callAndStore`).
+ */
 export interface Entry {
   value: unknown;
-  computing: boolean;
+  state: EntryState;
 }
+
+/** Values of {@linkcode Entry.state}. */
+export type EntryState = 0 | 1 | 2;
+export const READY: 0 = 0;
+export const COMPUTING: 1 = 1;
+export const FAILED: 2 = 2;
 
 /** Interned key for calls that are not "one argument, no receiver": see `_call_key.ts`. */
 export interface CallKey {

@@ -23,6 +23,7 @@ export function requestIdentity(request: unknown, action: string): object | unde
 
 /** A short, safe rendering of a bad value for an error message. */
 export function describe(value: unknown): string {
+  if (value === undefined) return "undefined";
   if (typeof value === "string") return `the string ${JSON.stringify(value.slice(0, 40))}`;
   if (typeof value === "function") return "a function";
   if (value === null) return "null";

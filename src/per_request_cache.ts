@@ -1,6 +1,6 @@
 import { storage } from "./_frame.ts";
 import { findKey, internKey } from "./_call_key.ts";
-import type { Entry, EntryTable } from "./_entry_table.ts";
+import { COMPUTING, type Entry, type EntryTable, FAILED, READY } from "./_entry_table.ts";
 import { describe } from "./_request_identity.ts";
 import type { ScopeState } from "./_scope_state.ts";
 
@@ -198,14 +198,17 @@ function cacheFunction(
       const key = this === undefined && parts.length === 1 ? parts[0] : findKey(table, this, parts);
       const entry = table.entries.get(key);
       if (entry !== undefined) {
-        if (entry.computing) throw cycleError(name);
-        table.hits++;
-        scope.hits++;
-        if (maxEntries !== Infinity) {
-          table.entries.delete(key);
-          table.entries.set(key, entry);
+        if (entry.state === READY) {
+          table.hits++;
+          scope.hits++;
+          if (maxEntries !== Infinity) {
+            table.entries.delete(key);
+            table.entries.set(key, entry);
+          }
+          return entry.value;
         }
-        return entry.value;
+        if (entry.state === COMPUTING) throw cycleError(name);
+        table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
       }
     }
     return callAndStore(scope, this, args, parts);
@@ -219,7 +222,7 @@ function cacheFunction(
   ): unknown {
     const table = scope.table(index, name);
     const key = internKey(table, receiver, parts);
-    const entry: Entry = { value: undefined, computing: true };
+    const entry: Entry = { value: undefined, state: COMPUTING };
     table.entries.set(key, entry);
     table.misses++;
     scope.misses++;
@@ -227,12 +230,15 @@ function cacheFunction(
     try {
       value = fn.apply(receiver, args);
     } catch (error) {
+      // Marked first, by a plain store that cannot throw: when `error` is a stack overflow, the
+      // cleanup below can overflow too (V8 leaves it undone in about 1 overflow in 30), and a
+      // FAILED entry is then run again instead of answering `undefined`.
+      entry.state = FAILED;
       if (table.entries.get(key) === entry) table.delete(key);
       throw error;
-    } finally {
-      entry.computing = false;
     }
     entry.value = value;
+    entry.state = READY;
     table.evictBeyond(maxEntries);
     if (!cacheRejections) evictOnRejection(table, key, entry);
     return value;
@@ -283,8 +289,9 @@ function cacheFunction(
         const table = scope.table(index, name);
         const parts = keyOf === undefined ? args : [keyOf(...args)];
         const key = internKey(table, receiver, parts);
-        if (table.entries.has(key)) return false;
-        const entry: Entry = { value, computing: false };
+        const existing = table.entries.get(key);
+        if (existing !== undefined && existing.state !== FAILED) return false;
+        const entry: Entry = { value, state: READY };
         table.entries.set(key, entry);
         table.evictBeyond(maxEntries);
         if (!cacheRejections) evictOnRejection(table, key, entry);
@@ -332,6 +339,9 @@ function getValidOptions(
       `Cannot create a per-request cache: options must be an object, received ${describe(options)}`,
     );
   }
+  // Only the object's own options count: one inherited from a polluted Object.prototype (say
+  // `key`) must not change every cached function of the process.
+  const own: Record<string, unknown> = Object.create(null);
   for (const option of Object.keys(options)) {
     if (!optionNames.includes(option)) {
       throw new TypeError(
@@ -340,8 +350,10 @@ function getValidOptions(
         }; the options are ${optionNames.join(", ")}`,
       );
     }
+    own[option] = (options as Record<string, unknown>)[option];
   }
-  const { key, maxEntries = Infinity, cacheRejections = false, name = nameOf(fn) } = options;
+  const { key, maxEntries = Infinity, cacheRejections = false, name = nameOf(fn) }:
+    PerRequestCacheOptions = own;
   if (key !== undefined && typeof key !== "function") {
     throw new TypeError(
       `Cannot create a per-request cache: key must be a function of the arguments, received ${
@@ -379,7 +391,9 @@ function getValidOptions(
 }
 
 function nameOf(fn: (...args: unknown[]) => unknown): string {
-  return fn.name === "" ? "anonymous" : fn.name;
+  // A function's own name can be anything (defineProperty); only a non-empty string is shown.
+  const name: unknown = fn.name;
+  return typeof name === "string" && name !== "" ? name : "anonymous";
 }
 
 function isDecoratorContext(value: unknown): value is ClassMethodDecoratorContext {
