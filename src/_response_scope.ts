@@ -1,3 +1,4 @@
+import { endUnattended } from "./_end_unattended.ts";
 import { type Frame, storage } from "./_frame.ts";
 import { describe } from "./_request_identity.ts";
 import type { CacheScope } from "./cache_scope.ts";
@@ -25,15 +26,32 @@ export function scopeResponse(
   frame: Frame,
   options: ResponseScopeOptions,
 ): Response {
-  if (options.serverTiming) response = withServerTiming(response, handle);
-  const body = response.status === 101 || !options.waitForBody ? null : response.body;
-  if (body === null) {
-    handle[Symbol.dispose]();
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    if (options.serverTiming) response = withServerTiming(response, handle);
+    const body = response.status === 101 || !options.waitForBody ? null : response.body;
+    // A body that is locked or was read already throws here: nothing will ever read it, so
+    // the scope ends now and the error goes to the server.
+    reader = body?.getReader();
+  } catch (error) {
+    endUnattended(handle);
+    throw error;
+  }
+  if (reader === undefined) {
+    endUnattended(handle);
     return response;
   }
-  const reader = body.getReader();
-  const end = () => handle[Symbol.dispose]();
-  const tracked = new ReadableStream<Uint8Array>({
+  return new Response(trackedBody(reader, handle, frame), response);
+}
+
+/** The body as the server reads it: `reader`'s chunks, read in `frame`, ending the scope. */
+function trackedBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  handle: CacheScope,
+  frame: Frame,
+): ReadableStream<Uint8Array> {
+  const end = () => endUnattended(handle);
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -51,11 +69,15 @@ export function scopeResponse(
       }
     },
     cancel(reason) {
-      end();
-      return reader.cancel(reason);
+      // The body is cancelled first: the work that produces it (a Hono stream() callback, an
+      // upstream fetch) must stop even if one of the scope's end listeners throws.
+      try {
+        return reader.cancel(reason);
+      } finally {
+        end();
+      }
     },
   });
-  return new Response(tracked, response);
 }
 
 /** Adds `Server-Timing: reqcache;desc="hits=H misses=M"`, copying the response if it is immutable. */

@@ -1,6 +1,11 @@
+import { endUnattended } from "./_end_unattended.ts";
 import { storage } from "./_frame.ts";
 import { requestIdentity } from "./_request_identity.ts";
-import { getValidCacheScopeOptions, scopeResponse } from "./_response_scope.ts";
+import {
+  getValidCacheScopeOptions,
+  type ResponseScopeOptions,
+  scopeResponse,
+} from "./_response_scope.ts";
 import { openRunFrame } from "./_run_frame.ts";
 import type { CacheScopeOptions } from "./with_cache_scope.ts";
 
@@ -56,6 +61,9 @@ export type CacheScopeMiddleware = (c: HonoContextLike, next: () => Promise<void
  */
 export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
   const valid = getValidCacheScopeOptions(options, "create the cacheScope() middleware");
+  // Hono answers HEAD by running the GET route and dropping its body unread and uncancelled
+  // (`new Response(null, getResponse)`), so waiting for that body would keep the scope forever.
+  const forHead: ResponseScopeOptions = { ...valid, waitForBody: false };
   return async function cacheScopeMiddleware(c, next) {
     const request = c.req.raw;
     const { frame, handle } = openRunFrame(
@@ -66,11 +74,16 @@ export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
       try {
         await next();
       } catch (error) {
-        handle[Symbol.dispose]();
+        endUnattended(handle);
         throw error;
       }
     });
-    const response = scopeResponse(c.res as Response, handle, frame, valid);
+    const response = scopeResponse(
+      c.res as Response,
+      handle,
+      frame,
+      request.method === "HEAD" ? forHead : valid,
+    );
     if (response !== c.res) {
       // The new response already carries every header of the old one; clearing first stops
       // Hono's setter from copying them all over again into yet another Response.

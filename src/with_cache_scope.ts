@@ -1,3 +1,4 @@
+import { endUnattended } from "./_end_unattended.ts";
 import { storage } from "./_frame.ts";
 import { describe, requestIdentity } from "./_request_identity.ts";
 import {
@@ -30,16 +31,21 @@ export interface CacheScopeOptions {
   serverTiming?: boolean;
 }
 
-/** A fetch-style handler: a request (and whatever else the server passes) in, a response out. */
-export type FetchHandler<Req extends object, Rest extends unknown[]> = (
-  request: Req,
-  ...rest: Rest
-) => Response | Promise<Response>;
+/**
+ * A fetch-style handler: a request (and whatever else the server passes) in, a response out, or
+ * nothing on `Bun.serve` once `server.upgrade(request)` has taken the request for a WebSocket.
+ */
+export type FetchHandler<
+  Req extends object,
+  Rest extends unknown[],
+  Res extends Response | undefined = Response,
+> = (request: Req, ...rest: Rest) => Res | Promise<Res>;
 
 /**
  * Wraps a fetch handler so that every request runs in a context of its own with its own cache
  * scope: `Deno.serve(withCacheScope(handler))`, `Bun.serve({ fetch: withCacheScope(handler) })`,
- * `export default { fetch: withCacheScope(handler) }` on Cloudflare Workers.
+ * `export default { fetch: withCacheScope(handler) }` on Cloudflare Workers. A handler that
+ * returns nothing (on `Bun.serve`, after `server.upgrade(request)`) ends the scope at once.
  *
  * Inside, `using scope = openCacheScope(request)` joins the request's scope, and cached
  * functions use it without being told. The scope ends when the response body has been sent
@@ -50,6 +56,8 @@ export type FetchHandler<Req extends object, Rest extends unknown[]> = (
  * @typeParam Req The request type the server passes (`Request`).
  * @typeParam Rest What else the server passes (Deno's `info`, Bun's `server`, workerd's `env`
  * and `ctx`).
+ * @typeParam Res What the handler returns: `Response`, or `Response | undefined` for a `Bun.serve`
+ * handler that may upgrade the request to a WebSocket.
  * @param handler The fetch handler.
  * @param options When the scope ends and what the response reports.
  * @returns A handler with the same parameters that always returns a promise.
@@ -73,10 +81,14 @@ export type FetchHandler<Req extends object, Rest extends unknown[]> = (
  * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1"');
  * ```
  */
-export function withCacheScope<Req extends object, Rest extends unknown[]>(
-  handler: FetchHandler<Req, Rest>,
+export function withCacheScope<
+  Req extends object,
+  Rest extends unknown[],
+  Res extends Response | undefined = Response,
+>(
+  handler: FetchHandler<Req, Rest, Res>,
   options?: CacheScopeOptions,
-): (request: Req, ...rest: Rest) => Promise<Response> {
+): (request: Req, ...rest: Rest) => Promise<Res> {
   if (typeof handler !== "function") {
     throw new TypeError(
       `Cannot wrap a handler with a cache scope: handler must be a function, received ${
@@ -85,33 +97,42 @@ export function withCacheScope<Req extends object, Rest extends unknown[]>(
     );
   }
   const valid = getValidCacheScopeOptions(options, "wrap a handler with a cache scope");
-  return function handleWithCacheScope(request: Req, ...rest: Rest): Promise<Response> {
+  return function handleWithCacheScope(request: Req, ...rest: Rest): Promise<Res> {
     const identity = requestIdentity(request, "handle a request with a cache scope");
     const { frame, handle } = openRunFrame(request, identity);
     return storage.run(frame, respond, handler, request, rest, handle, frame, valid);
   };
 }
 
-async function respond<Req extends object, Rest extends unknown[]>(
-  handler: FetchHandler<Req, Rest>,
+async function respond<
+  Req extends object,
+  Rest extends unknown[],
+  Res extends Response | undefined,
+>(
+  handler: FetchHandler<Req, Rest, Res>,
   request: Req,
   rest: Rest,
   handle: CacheScope,
   frame: Frame,
   options: ResponseScopeOptions,
-): Promise<Response> {
-  let response: Response;
+): Promise<Res> {
+  let response: Res;
   try {
     response = await handler(request, ...rest);
   } catch (error) {
-    handle[Symbol.dispose]();
+    endUnattended(handle);
     throw error;
   }
+  if (response === undefined) {
+    // Bun.serve's WebSocket upgrade: the server took the request, and there is no body to wait for.
+    endUnattended(handle);
+    return response;
+  }
   if (!(response instanceof Response)) {
-    handle[Symbol.dispose]();
+    endUnattended(handle);
     throw new TypeError(
       `Cannot send the handler's response: it must be a Response, received ${describe(response)}`,
     );
   }
-  return scopeResponse(response, handle, frame, options);
+  return scopeResponse(response, handle, frame, options) as Res;
 }

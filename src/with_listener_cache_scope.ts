@@ -1,3 +1,4 @@
+import { endUnattended } from "./_end_unattended.ts";
 import { storage } from "./_frame.ts";
 import { describe, requestIdentity } from "./_request_identity.ts";
 import { openRunFrame } from "./_run_frame.ts";
@@ -64,7 +65,7 @@ export function withListenerCacheScope<
       req,
       requestIdentity(req, "handle a request with a cache scope"),
     );
-    const end = () => handle[Symbol.dispose]();
+    const end = () => endUnattended(handle);
     if (res.closed) end();
     else res.once("close", end);
     try {
