@@ -3,7 +3,8 @@ import { type Frame, storage } from "./_frame.ts";
 import type { CacheScope } from "./cache_scope.ts";
 
 let scopeCount = 0;
-const idPrefix = crypto.randomUUID().slice(0, 8);
+/** Drawn by the first scope, not at load: workerd refuses random values in global scope. */
+let idPrefix: string | undefined;
 
 /**
  * Everything one request's cache holds. A scope owns its entries; cached functions own only
@@ -41,8 +42,11 @@ export class ScopeState {
     frame: Frame,
     outer: ScopeState | undefined,
     storeBefore: Frame | undefined,
+    /** Given only for a worker's copy of a main-thread scope, which keeps the main one's id. */
+    id?: string,
   ) {
-    this.id = `${idPrefix}-${(++scopeCount).toString(36)}`;
+    this.id = id ??
+      `${idPrefix ??= crypto.randomUUID().slice(0, 8)}-${(++scopeCount).toString(36)}`;
     this.request = request;
     this.identity = identity;
     this.frame = frame;
