@@ -1,0 +1,326 @@
+/**
+ * Issue 5, items 1–4: the hit path against the least a per-request cache can cost, the miss
+ * path, the cost of a scope, and the peers a user would pick instead.
+ *
+ * Every case names the context it runs in (`within`): the hits run inside a scope opened by
+ * `runInCacheScope` (what the middleware does), the floors inside `als.run` of a hand-written
+ * store, and the scope benchmarks outside any store, which is where `openCacheScope` has to use
+ * `enterWith`. Each body hands its result to mitata's `do_not_optimize` so that no engine can
+ * drop the call, and `verify` proves, after a few untimed runs, that a "hit" case really hits.
+ */
+import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { do_not_optimize, measure } from "mitata";
+import DataLoader from "dataloader";
+import { memoize as microMemoize } from "micro-memoize";
+import memoize from "memoize";
+import moizeModule from "moize";
+import { currentScope, openCacheScope, perRequestCache, runInCacheScope } from "../mod.ts";
+import { type Check, median, ratioCheck, type Row, type Section } from "./_section.ts";
+
+interface User {
+  readonly id: number;
+}
+
+interface Query {
+  readonly id: number;
+}
+
+/** One benchmark: its body, the context the body runs in, and what proves the body is honest. */
+interface Case {
+  readonly name: string;
+  /** Enters the body's context (and primes it), runs `work` there, and leaves it. */
+  within<T>(work: () => Promise<T>): Promise<T>;
+  /** What is timed: one operation, sync or async. */
+  body(): unknown;
+  /** Runs in the body's context after a few runs of the body. */
+  verify?(): void;
+}
+
+// Case names that the ratios below refer to.
+const FLOOR = "floor: getStore() + Map.get";
+const HIT = "hit: 1 argument (number)";
+const ASYNC_FLOOR = "floor: await a resolved promise from a Map";
+const ASYNC_HIT = "hit: async, awaited";
+const DATALOADER = "DataLoader per request: await load() hit";
+const MICRO_MEMOIZE = "micro-memoize: hit";
+const ENTER_FLOOR = "floor: enterWith(store) + restore";
+const OPEN = "openCacheScope(request) + dispose";
+const RUN_FLOOR = "floor: als.run(store, fn)";
+const RUN = "runInCacheScope(request, fn)";
+
+const user: User = { id: 1 };
+const query: Query = { id: 1 };
+const request = { url: "http://localhost/bench" };
+const returnOne = (): number => 1;
+
+// The floor is a hand-written per-request cache: its own store, entered around the request.
+const floor = new AsyncLocalStorage<Map<unknown, unknown> | undefined>();
+const resolvedPromises = new Map<number, Promise<User>>([[1, Promise.resolve(user)]]);
+
+const noArguments = perRequestCache(() => user);
+const byId = perRequestCache((id: number) => ({ id }));
+const byNameAndId = perRequestCache((name: string, id: number) => ({ name, id }));
+const byQuery = perRequestCache((query: Query) => ({ id: query.id }));
+const byQueryId = perRequestCache((query: Query) => ({ id: query.id }), {
+  key: (query) => query.id,
+});
+const asyncById = perRequestCache(async (id: number) => ({ id }));
+const missById = perRequestCache((id: number) => id);
+let missKey = 0;
+
+let loaderBatches = 0;
+let loader = newLoader();
+function newLoader(): DataLoader<number, User> {
+  return new DataLoader<number, User>(async (ids) => {
+    loaderBatches++;
+    return ids.map((id) => ({ id }));
+  });
+}
+
+// moize's types declare an ES default export, but its package is CommonJS with
+// `module.exports = moize`, so what the default import holds at run time is the function.
+const moize = moizeModule as unknown as typeof moizeModule.default;
+let peerRuns = 0;
+const microMemoized = microMemoize((id: number) => ({ id, run: ++peerRuns }));
+const sindreMemoized = memoize((id: number) => ({ id, run: ++peerRuns }));
+const moized = moize((id: number) => ({ id, run: ++peerRuns }));
+const peers: [string, (id: number) => User][] = [
+  [MICRO_MEMOIZE, microMemoized],
+  ["memoize (sindresorhus): hit", sindreMemoized],
+  ["moize: hit", moized],
+];
+const globalMemo = new Map<number, User>();
+function globalMemoized(id: number): User {
+  let value = globalMemo.get(id);
+  if (value === undefined) globalMemo.set(id, value = { id });
+  return value;
+}
+
+/** Inside a fresh scope for `request`, after `prime` stored what the body will hit. */
+function inCacheScope(prime: () => void): Case["within"] {
+  return (work) =>
+    runInCacheScope(request, async () => {
+      prime();
+      return await work();
+    });
+}
+
+function inFloorStore<T>(work: () => Promise<T>): Promise<T> {
+  return floor.run(new Map<unknown, unknown>([[1, user]]), work);
+}
+
+function outsideAnyStore<T>(work: () => Promise<T>): Promise<T> {
+  return work();
+}
+
+/** A hit leaves the scope with exactly the priming miss and at least the hits just run. */
+function assertOnlyHits(): void {
+  const stats = currentScope()?.stats;
+  assert.ok(stats !== undefined, "the body ran outside a cache scope");
+  assert.equal(stats.misses, 1, "a hit benchmark missed");
+  assert.ok(stats.hits >= 3, `a hit benchmark did not hit: ${stats.hits} hits`);
+}
+
+function assertNoStoreLeft(): void {
+  assert.equal(currentScope(), undefined);
+  assert.equal(floor.getStore(), undefined);
+}
+
+const cases: readonly Case[] = [
+  {
+    name: FLOOR,
+    within: inFloorStore,
+    body: () => do_not_optimize(floor.getStore()?.get(1)),
+    verify: () => assert.equal(floor.getStore()?.get(1), user),
+  },
+  {
+    name: HIT,
+    within: inCacheScope(() => byId(1)),
+    body: () => do_not_optimize(byId(1)),
+    verify: assertOnlyHits,
+  },
+  {
+    name: "hit: no arguments",
+    within: inCacheScope(() => noArguments()),
+    body: () => do_not_optimize(noArguments()),
+    verify: assertOnlyHits,
+  },
+  {
+    name: "hit: 2 arguments (string, number)",
+    within: inCacheScope(() => byNameAndId("a", 1)),
+    body: () => do_not_optimize(byNameAndId("a", 1)),
+    verify: assertOnlyHits,
+  },
+  {
+    name: "hit: 1 argument (object)",
+    within: inCacheScope(() => byQuery(query)),
+    body: () => do_not_optimize(byQuery(query)),
+    verify: assertOnlyHits,
+  },
+  {
+    name: "hit: custom key",
+    within: inCacheScope(() => byQueryId({ id: 1 })),
+    body: () => do_not_optimize(byQueryId(query)),
+    verify: assertOnlyHits,
+  },
+  {
+    name: ASYNC_FLOOR,
+    within: outsideAnyStore,
+    body: async () => do_not_optimize(await resolvedPromises.get(1)),
+  },
+  {
+    name: ASYNC_HIT,
+    within: inCacheScope(() => asyncById(1)),
+    body: async () => do_not_optimize(await asyncById(1)),
+    verify: assertOnlyHits,
+  },
+  {
+    // Keys 1..1023, then clear(): a miss every call, with a bounded table.
+    name: "miss: 1 argument (number)",
+    within: inCacheScope(() => {}),
+    body: () => {
+      if (++missKey === 1024) {
+        missKey = 1;
+        missById.clear();
+      }
+      do_not_optimize(missById(missKey));
+    },
+    verify: () => assert.ok((currentScope()?.stats.misses ?? 0) >= 3),
+  },
+  {
+    name: DATALOADER,
+    within: (work) => {
+      loader = newLoader();
+      loader.prime(1, user);
+      return work();
+    },
+    body: async () => do_not_optimize(await loader.load(1)),
+    verify: () => assert.equal(loaderBatches, 0, "a DataLoader hit ran the batch function"),
+  },
+  ...peers.map(([name, hit]): Case => {
+    return {
+      name,
+      within: (work) => {
+        hit(1);
+        return work();
+      },
+      body: () => do_not_optimize(hit(1)),
+      verify: () => {
+        const runs = peerRuns;
+        assert.equal(hit(1), hit(1));
+        assert.equal(peerRuns, runs, `${name} did not hit`);
+      },
+    };
+  }),
+  {
+    name: "global Map memo (not per request): hit",
+    within: (work) => {
+      globalMemoized(1);
+      return work();
+    },
+    body: () => do_not_optimize(globalMemoized(1)),
+  },
+  {
+    name: ENTER_FLOOR,
+    within: outsideAnyStore,
+    body: () => {
+      const before = floor.getStore();
+      floor.enterWith(new Map());
+      floor.enterWith(before);
+    },
+    verify: assertNoStoreLeft,
+  },
+  {
+    name: OPEN,
+    within: outsideAnyStore,
+    body: () => openCacheScope(request)[Symbol.dispose](),
+    verify: assertNoStoreLeft,
+  },
+  {
+    // What a handler's `using scope = openCacheScope(req)` costs under the middleware.
+    name: "openCacheScope + dispose, joining the run context's scope",
+    within: inCacheScope(() => {}),
+    body: () => openCacheScope(request)[Symbol.dispose](),
+    verify: () => assert.equal(currentScope()?.request, request),
+  },
+  {
+    name: RUN_FLOOR,
+    within: outsideAnyStore,
+    body: () => do_not_optimize(floor.run(new Map(), returnOne)),
+    verify: assertNoStoreLeft,
+  },
+  {
+    name: RUN,
+    within: outsideAnyStore,
+    body: () => do_not_optimize(runInCacheScope(request, returnOne)),
+    verify: assertNoStoreLeft,
+  },
+];
+
+/** Issue 5's targets (a `max`), and ratios shown for information (no `max`). */
+const ratios: readonly { of: string; over: string; max?: number }[] = [
+  { of: HIT, over: FLOOR, max: 1.5 },
+  { of: HIT, over: DATALOADER, max: 1 },
+  { of: HIT, over: MICRO_MEMOIZE, max: 2 },
+  { of: ASYNC_HIT, over: ASYNC_FLOOR, max: 1.2 },
+  { of: OPEN, over: ENTER_FLOOR, max: 1.5 },
+  { of: RUN, over: RUN_FLOOR, max: 1.5 },
+  { of: "hit: no arguments", over: FLOOR },
+  { of: "hit: 2 arguments (string, number)", over: FLOOR },
+  { of: "hit: 1 argument (object)", over: FLOOR },
+  { of: "hit: custom key", over: FLOOR },
+  { of: ASYNC_HIT, over: DATALOADER },
+  { of: HIT, over: "global Map memo (not per request): hit" },
+];
+
+/** How long mitata samples one case in one round (it keeps going until both are reached). */
+const timing = { min_cpu_time: 300e6, min_samples: 12 };
+
+/** The micro-benchmarks of issue 5, items 1–4. */
+export const microSection: Section = {
+  title: "Micro-benchmarks (items 1–4)",
+
+  async measure(rounds) {
+    // Warm-up, and proof that each body does what its name says. Every cached function shares
+    // the one compiled `cached` body, so it is timed after it has seen every call shape, as in
+    // an application with many cached functions, not while it is still specialized for one.
+    await this.smoke();
+    const perRound = new Map<string, number[]>(cases.map(({ name }) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      // Interleaved rounds: a drift of the machine's speed lands on every case alike.
+      for (const { name, within, body } of cases) {
+        const stats = await within(() => measure(body, { ...timing }));
+        perRound.get(name)!.push(stats.p50);
+      }
+    }
+    const rows: Row[] = cases.map(({ name }) => {
+      const samples = perRound.get(name)!;
+      return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
+    });
+    // Each ratio is taken within a round, then the median over rounds: both sides of a ratio
+    // were measured a few seconds apart at most.
+    const checks: Check[] = ratios.map(({ of, over, max }) => {
+      const a = perRound.get(of)!;
+      const b = perRound.get(over)!;
+      return ratioCheck(`${of} / ${over}`, median(a.map((ns, i) => ns / b[i])), max);
+    });
+    return {
+      rows,
+      checks,
+      notes: [
+        `ns/op: median over ${rounds} round(s) of mitata's per-round median; ratios: median of per-round ratios.`,
+      ],
+    };
+  },
+
+  async smoke() {
+    for (const { within, body, verify } of cases) {
+      await within(async () => {
+        for (let i = 0; i < 3; i++) await body();
+        verify?.();
+      });
+      assertNoStoreLeft();
+    }
+  },
+};

@@ -1,0 +1,70 @@
+/**
+ * What every part of the benchmark suite hands to `suite.ts`: rows of timings, and checks of a
+ * measured value against one of issue 5's targets. A section (micro-benchmarks, memory, and
+ * later HTTP and workers) knows how to time itself and how to smoke-test itself; the suite
+ * only runs sections and prints what they return.
+ */
+
+/** One measured operation: the median over rounds of mitata's per-round median (p50). */
+export interface Row {
+  readonly name: string;
+  /** Nanoseconds per operation. */
+  readonly ns: number;
+  /** Smallest and largest per-round p50, to show how stable the median is. */
+  readonly spread: readonly [number, number];
+}
+
+/** A measured value next to its target, with the verdict. */
+export interface Check {
+  readonly name: string;
+  /** The measured value, formatted (`1.32×`, `0.4 MiB`). */
+  readonly value: string;
+  /** The target, formatted (`≤ 1.5×`). */
+  readonly target: string;
+  /** `undefined` for a value reported for information, with no target. */
+  readonly pass: boolean | undefined;
+  /** "by how much": the margin to the target, or how far past it the value is. */
+  readonly detail: string;
+}
+
+/** What a section measured. */
+export interface SectionResult {
+  readonly rows: readonly Row[];
+  readonly checks: readonly Check[];
+  /** Lines printed under the section's tables (how it was measured, what was skipped). */
+  readonly notes: readonly string[];
+}
+
+/** One part of the suite. */
+export interface Section {
+  readonly title: string;
+  /** Times the section; `rounds` repeats every measurement, interleaved, to take medians. */
+  measure(rounds: number): Promise<SectionResult>;
+  /** Runs every benchmark body a few times, untimed, and asserts it does what it claims. */
+  smoke(): Promise<void>;
+}
+
+/** The median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * Checks `ratio` against "at most `max`": PASS with the margin left, or MISS with how far past
+ * the target it is ("by 23%" means 1.23× the allowed ratio).
+ */
+export function ratioCheck(name: string, ratio: number, max: number | undefined): Check {
+  const value = `${ratio.toFixed(2)}×`;
+  if (max === undefined) return { name, value, target: "—", pass: undefined, detail: "" };
+  const pass = ratio <= max;
+  const detail = pass
+    ? `${percent(1 - ratio / max)} under`
+    : `by ${percent(ratio / max - 1)}; needs ${percent(1 - max / ratio)} off`;
+  return { name, value, target: `≤ ${max}×`, pass, detail };
+}
+
+function percent(fraction: number): string {
+  return `${(fraction * 100).toFixed(0)}%`;
+}
