@@ -19,9 +19,9 @@ export interface Entry {
 
 /** Values of {@linkcode Entry.state}. */
 export type EntryState = 0 | 1 | 2;
-export const READY: 0 = 0;
-export const COMPUTING: 1 = 1;
-export const FAILED: 2 = 2;
+export const READY = 0 as const;
+export const COMPUTING = 1 as const;
+export const FAILED = 2 as const;
 
 /** Interned key for calls that are not "one argument, no receiver": see `_call_key.ts`. */
 export interface CallKey {
