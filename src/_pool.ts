@@ -48,18 +48,35 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   #stopping: Set<Promise<void>> = new Set();
 
   constructor(url: string | URL, options: ValidOptions, bound: ScopeState | undefined) {
+    const action = bound === undefined ? "create a worker pool" : "spawn a worker";
     const start = threadStarter();
     if (start === undefined) {
       throw new TypeError(
-        "Cannot create a worker pool: this runtime has no workers (no Worker global and no node:worker_threads); run the work in the request instead",
+        `Cannot ${action}: this runtime has no workers (no Worker global and no node:worker_threads); run the work in the request instead`,
       );
     }
     this.#start = start;
-    this.#url = validUrl(url);
+    this.#url = validUrl(url, action);
     this.size = options.size;
     this.#maxQueue = options.maxQueue;
     this.#context = options.context;
-    this.#slots = Array.from({ length: this.size }, () => this.#startSlot());
+    // A Worker that exists may still refuse to start: workerd's node:worker_threads has one that
+    // throws "not implemented" when constructed, and Node's refuses a URL that is not file: or
+    // data:. Only constructing tells, so the workers start here, and a throw fails the creation
+    // with the runtime's error as the cause instead of failing each task later. The workers that
+    // did start are stopped: nothing would ever dispose of them.
+    const started: Slot[] = [];
+    try {
+      while (started.length < this.size) started.push(this.#startSlot());
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause : new Error(String(cause));
+      for (const slot of started) void slot.stop(reason);
+      throw new TypeError(
+        `Cannot ${action}: this runtime could not start a worker from ${this.#url} (${reason.message}); if it has no workers (workerd), run the work in the request instead`,
+        { cause },
+      );
+    }
+    this.#slots = started;
     if (bound !== undefined) {
       this.#bound = this.#scopeOf(bound);
       bound.onEnd(() => void this[Symbol.asyncDispose]());
@@ -400,11 +417,11 @@ function cloneError(job: Job, cause: unknown): TypeError {
   );
 }
 
-function validUrl(url: string | URL): URL {
+function validUrl(url: string | URL, action: string): URL {
   if (url instanceof URL) return url;
   if (typeof url === "string" && URL.canParse(url)) return new URL(url);
   throw new TypeError(
-    `Cannot create a worker pool: url must be a URL or an absolute URL string, such as new URL("./tasks.ts", import.meta.url), received ${
+    `Cannot ${action}: url must be a URL or an absolute URL string, such as new URL("./tasks.ts", import.meta.url), received ${
       describe(url)
     }`,
   );

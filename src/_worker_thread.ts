@@ -5,7 +5,10 @@
  *
  * `node:worker_threads` is loaded with `process.getBuiltinModule` when it is needed, never
  * imported: importing `@reqcache/core/worker` must succeed on a runtime without it (workerd),
- * so that `createWorkerPool` can fail there with a clear error instead.
+ * so that `createWorkerPool` can fail there with a clear error instead. Having the module is not
+ * having workers: on workerd (`nodejs_compat`, or `nodejs_als` from 2026-11-01) it has a `Worker`
+ * that throws "The Worker method is not implemented" when constructed, so a starter below may
+ * throw synchronously, and the pool turns that into its own error when it is created.
  */
 
 /** The part of `node:worker_threads` used here. */
@@ -60,10 +63,17 @@ export interface WorkerThread {
   terminate(): Promise<void>;
 }
 
-/** Starts threads running the module at a URL, or `undefined` if the runtime has no workers. */
+/**
+ * Starts a thread running the module at a URL. It throws if the runtime refuses to construct
+ * the worker (a stub `Worker`, or a URL it does not load); a module that fails to load is
+ * reported later, as a crash.
+ */
 export type StartThread = (url: URL, events: ThreadEvents) => WorkerThread;
 
-/** How this runtime starts a worker thread, checked once when a pool is created. */
+/**
+ * How this runtime starts a worker thread, checked once when a pool is created; `undefined` if
+ * it has no `Worker` at all. A starter returned here may still throw (see {@linkcode StartThread}).
+ */
 export function threadStarter(): StartThread | undefined {
   if (typeof globalThis.Worker === "function") return startWebWorker;
   return loadWorkerThreads() === undefined ? undefined : startNodeWorker;

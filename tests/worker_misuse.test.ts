@@ -1,9 +1,11 @@
 /**
  * Every misuse of `@reqcache/core/worker` gets a message in the house grammar, checked word for
- * word here. None of these starts a worker.
+ * word here. None of these runs a task; one starts a worker, to see it stopped.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import process from "node:process";
 import { runInCacheScope } from "../mod.ts";
 import { createWorkerPool, perRequestCache, serveTasks, spawnWorker } from "../worker.ts";
 
@@ -65,6 +67,94 @@ test("a runtime without workers fails at createWorkerPool, not at the first task
     if (Worker !== undefined) global.Worker = Worker;
     if (global.process !== undefined) global.process.getBuiltinModule = getBuiltinModule;
   }
+});
+
+/**
+ * Runs `fn` on a runtime shaped like workerd's: no `Worker` global, and a `node:worker_threads`
+ * whose `Worker` is the given class. Only the runtime is stubbed; the pool is the real one.
+ */
+async function withWorkerThreads(Worker: unknown, fn: () => unknown): Promise<void> {
+  const global = globalThis as {
+    Worker?: unknown;
+    process: { getBuiltinModule(name: string): unknown };
+  };
+  const { Worker: webWorker, process } = global;
+  const { getBuiltinModule } = process;
+  const threads = getBuiltinModule.call(process, "node:worker_threads") as object;
+  try {
+    delete global.Worker;
+    process.getBuiltinModule = (name) =>
+      name === "node:worker_threads"
+        ? { ...threads, Worker }
+        : getBuiltinModule.call(process, name);
+    await fn();
+  } finally {
+    if (webWorker !== undefined) global.Worker = webWorker;
+    process.getBuiltinModule = getBuiltinModule;
+  }
+}
+
+/** The error of a pool whose worker could not be constructed. */
+function cannotStart(action: string, cause: string): string {
+  return `Cannot ${action}: this runtime could not start a worker from ${url} (${cause}); if it has no workers (workerd), run the work in the request instead`;
+}
+
+test("a Worker that throws when constructed fails createWorkerPool and spawnWorker at once, with its error as cause", async () => {
+  // workerd's node:worker_threads (nodejs_compat, or nodejs_als from 2026-11-01).
+  const notImplemented = new Error("The Worker method is not implemented");
+  let constructed = 0;
+  class StubWorker {
+    constructor() {
+      constructed++;
+      throw notImplemented;
+    }
+  }
+  await withWorkerThreads(StubWorker, async () => {
+    assert.throws(() => createWorkerPool(url, { size: 2 }), {
+      name: "TypeError",
+      message: cannotStart("create a worker pool", "The Worker method is not implemented"),
+      cause: notImplemented,
+    });
+    assert.equal(constructed, 1, "no second worker is tried");
+    await runInCacheScope({ id: "r" }, () => {
+      assert.throws(() => spawnWorker(url), {
+        name: "TypeError",
+        message: cannotStart("spawn a worker", "The Worker method is not implemented"),
+        cause: notImplemented,
+      });
+    });
+  });
+});
+
+test("when a later worker cannot be constructed, the workers already started are terminated", async () => {
+  const threads = process.getBuiltinModule("node:worker_threads");
+  const started: { terminated: boolean; exited: Promise<unknown> }[] = [];
+  class SecondFails extends threads.Worker {
+    constructor(url: URL) {
+      if (started.length === 1) throw new Error("no second thread");
+      super(url);
+      const record = { terminated: false, exited: once(this, "exit") };
+      started.push(record);
+      const terminate = this.terminate.bind(this);
+      this.terminate = () => {
+        record.terminated = true;
+        return terminate();
+      };
+    }
+  }
+  await withWorkerThreads(SecondFails, () => {
+    assert.throws(() => createWorkerPool(url, { size: 3 }), {
+      name: "TypeError",
+      message: cannotStart("create a worker pool", "no second thread"),
+    });
+  });
+  assert.equal(started.length, 1);
+  assert.equal(started[0].terminated, true, "the first worker is terminated");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("the first worker did not exit in 10 s")), 10_000);
+  });
+  await Promise.race([started[0].exited, late]).finally(() => clearTimeout(timer));
 });
 
 test("serveTasks refuses bad tasks, and the main thread", () => {

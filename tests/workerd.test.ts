@@ -8,6 +8,9 @@
  * - bare: a handler with no wrapper, where `openCacheScope` must refuse (workerd has no
  *   `enterWith`).
  *
+ * On both flags, `createWorkerPool` and `spawnWorker` must refuse when called (`/pool`): workerd's
+ * `node:worker_threads` has a `Worker` that throws when constructed.
+ *
  * Each app is one isolate serving every request concurrently, so a leak between requests would
  * show. The handlers record every real execution per request in the isolate, and the test reads
  * that record back through `/_record` (see tests/_workerd/workload.ts).
@@ -374,6 +377,26 @@ describe("@reqcache/core on workerd", { timeout: 300_000 }, () => {
       });
     },
   );
+
+  for (const app of ["bare", "fetch"] as const) {
+    test(
+      `${app}: createWorkerPool and spawnWorker fail when called, with a TypeError whose cause is workerd's error`,
+      slow,
+      async () => {
+        await served();
+        const refusal = (action: string) => ({
+          name: "TypeError",
+          message:
+            `Cannot ${action}: this runtime could not start a worker from file:///tasks.js (The Worker method is not implemented); if it has no workers (workerd), run the work in the request instead`,
+          cause: "The Worker method is not implemented",
+        });
+        assert.deepEqual(await getJson(app, "/pool"), {
+          createWorkerPool: refusal("create a worker pool"),
+          spawnWorker: refusal("spawn a worker"),
+        });
+      },
+    );
+  }
 
   test(
     "bare: runInCacheScope caches without a wrapper, and calls outside any scope run uncached",

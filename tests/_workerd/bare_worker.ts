@@ -1,9 +1,11 @@
 /**
  * A worker with no wrapper around its handler: `openCacheScope` must refuse with the documented
  * `TypeError` (workerd has no `enterWith`), while `runInCacheScope` and uncached calls still work.
+ * `/pool`: creating a worker pool fails at once (flag `nodejs_als`).
  * Bundled and served by tests/workerd.test.ts.
  */
 import { currentScope, openCacheScope, perRequestCache, runInCacheScope } from "../../mod.ts";
+import { poolRefusals } from "./pool_refusal.ts";
 
 let runs = 0;
 const count = perRequestCache((n: number) => ({ n, run: ++runs }));
@@ -33,6 +35,8 @@ async function handle(request: Request): Promise<Response> {
       });
       return Response.json({ hits: stats.hits, misses: stats.misses });
     }
+    case "/pool":
+      return await poolRefusals(request);
     case "/uncached": {
       const before = runs;
       count(2);

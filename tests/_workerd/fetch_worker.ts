@@ -1,8 +1,10 @@
 /**
  * The plain recipe: `export default { fetch: withCacheScope(handler) }`, pausing with workerd's
- * `scheduler.wait`. Bundled and served by tests/workerd.test.ts.
+ * `scheduler.wait`. `/pool`: creating a worker pool fails at once (flag `nodejs_compat`).
+ * Bundled and served by tests/workerd.test.ts.
  */
 import { withCacheScope } from "../../mod.ts";
+import { poolRefusals } from "./pool_refusal.ts";
 import { recordRoute, workload } from "./workload.ts";
 
 /** workerd's scheduler global, which Deno's and Node's types do not declare. */
@@ -22,6 +24,8 @@ async function handle(request: Request): Promise<Response> {
       return stream(request, seq);
     case "/throw":
       return await fail(request, seq);
+    case "/pool":
+      return await poolRefusals(request);
   }
   return recordRoute(url) ?? new Response("Not Found", { status: 404 });
 }
