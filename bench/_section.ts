@@ -68,3 +68,12 @@ export function ratioCheck(name: string, ratio: number, max: number | undefined)
 function percent(fraction: number): string {
   return `${(fraction * 100).toFixed(0)}%`;
 }
+
+/**
+ * `order` rotated by `round`, for interleaved rounds: no case always runs first (after a
+ * pause) or right after the same other case.
+ */
+export function rotated<T>(order: readonly T[], round: number): T[] {
+  const start = round % order.length;
+  return [...order.slice(start), ...order.slice(0, start)];
+}

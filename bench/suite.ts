@@ -2,7 +2,8 @@
  * The benchmark suite of issue 5, one file for Deno, Bun and Node:
  *
  * ```sh
- * deno run --v8-flags=--expose-gc --allow-env --allow-sys bench/suite.ts
+ * deno run --v8-flags=--expose-gc --allow-env --allow-read=. --allow-net=127.0.0.1 \
+ *   --allow-run=node_modules/.bin/node bench/suite.ts
  * bun bench/suite.ts
  * node --expose-gc bench/suite.ts
  * ```
@@ -17,15 +18,19 @@
  * @module
  */
 import process from "node:process";
+import { httpSection } from "./_http.ts";
 import { memorySection } from "./_memory.ts";
 import { microSection } from "./_micro.ts";
 import type { Check, Row, Section } from "./_section.ts";
+import { workersSection } from "./_workers.ts";
 
-/**
- * Every section, in the order they run. The HTTP (item 5) and worker (item 6) benchmarks plug
- * in here as more `Section`s, once the server middleware and the worker pool exist.
- */
-export const sections: readonly Section[] = [microSection, memorySection()];
+/** Every section, in the order they run. */
+export const sections: readonly Section[] = [
+  microSection,
+  memorySection(),
+  httpSection,
+  workersSection,
+];
 
 /** Runs the suite: smoke-tests every section, or times them and prints the report. */
 export async function main(args: readonly string[]): Promise<void> {

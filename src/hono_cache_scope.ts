@@ -2,6 +2,7 @@ import { endUnattended } from "./_end_unattended.ts";
 import { storage } from "./_frame.ts";
 import { requestIdentity } from "./_request_identity.ts";
 import {
+  completionOf,
   getValidCacheScopeOptions,
   type ResponseScopeOptions,
   scopeResponse,
@@ -19,6 +20,12 @@ export interface HonoContextLike {
   readonly req: { readonly raw: Request };
   /** The response the handlers produced (Hono's getter always returns one). */
   res: Response | undefined;
+  /**
+   * What the server passed along: `Deno.serve`'s handler info, `@hono/node-server`'s Node
+   * request and response, Bun's server, or Cloudflare's bindings. Read only for a signal that
+   * the response has been sent.
+   */
+  readonly env?: unknown;
 }
 
 /** A Hono middleware: what {@linkcode cacheScope} returns. */
@@ -83,6 +90,7 @@ export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
       handle,
       frame,
       request.method === "HEAD" ? forHead : valid,
+      completionOf(c.env),
     );
     if (response !== c.res) {
       // The new response already carries every header of the old one; clearing first stops

@@ -2,6 +2,7 @@ import { endUnattended } from "./_end_unattended.ts";
 import { storage } from "./_frame.ts";
 import { describe, requestIdentity } from "./_request_identity.ts";
 import {
+  completionOf,
   getValidCacheScopeOptions,
   type ResponseScopeOptions,
   scopeResponse,
@@ -134,5 +135,5 @@ async function respond<
       `Cannot send the handler's response: it must be a Response, received ${describe(response)}`,
     );
   }
-  return scopeResponse(response, handle, frame, options) as Res;
+  return scopeResponse(response, handle, frame, options, completionOf(rest[0])) as Res;
 }

@@ -1,0 +1,339 @@
+/**
+ * Issue 5, item 5: what `cacheScope()` costs a Hono hello-world app on this runtime's own
+ * server (`Deno.serve`, `Bun.serve`, `@hono/node-server` on Node), against no middleware and a
+ * bare `als.run` middleware (the least a request-scoped middleware can cost), with the body
+ * waited for (the default) and not, and with a handler that makes 10 cached calls.
+ *
+ * Req/s on this shared 2-core machine move by ±15% between runs, so every app is measured in
+ * interleaved rounds of a few seconds, each ratio is taken within a round, and the server's
+ * CPU time per request (the process's `cpuUsage()` over a run, divided by the requests it
+ * served) is reported next to req/s: it does not depend on how fast the load generator is or
+ * on what else the machine does, and it is what req/s would follow if the server were the
+ * bottleneck. The load comes from autocannon, run by Node in a child process
+ * (`_load_generator.ts`) so that it does not share the server's event loop. The same apps are
+ * also timed in process (`app.fetch` and reading the body, no sockets): the middleware's cost
+ * with nothing around it.
+ */
+import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { once } from "node:events";
+import process from "node:process";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { Hono, type MiddlewareHandler } from "hono";
+import { type CacheScope, currentScope, perRequestCache } from "../mod.ts";
+import { cacheScope } from "../hono.ts";
+import { isBun, isDeno, nativeFetchServer, serveFetch } from "../tests/_servers.ts";
+import type { LoadJob, LoadResult } from "./_load_generator.ts";
+import { type Check, median, rotated, type Row, type Section } from "./_section.ts";
+
+const NONE = "no middleware";
+const ALS_RUN = "als.run middleware (floor)";
+const SCOPE = "cacheScope()";
+const NO_WAIT = "cacheScope({ waitForBody: false })";
+const TEN_CALLS = "cacheScope() + 10 cached calls";
+
+const BODY = "Hello Hono!";
+
+/** Issue 5's target: the share of hello-world req/s that `cacheScope()` may cost. */
+const maxCost = isDeno || isBun ? 0.03 : 0.05;
+
+/** Seconds of load per app and round, after a warm-up of `warmUpSeconds` per app. */
+const seconds = 2;
+const warmUpSeconds = 1;
+/** Enough to keep one core of server busy (keep-alive, no pipelining). */
+const connections = 32;
+/** Requests per app and round in process. */
+const inProcessRequests = 5_000;
+
+const NODE = fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url));
+const LOAD_GENERATOR = fileURLToPath(new URL("./_load_generator.ts", import.meta.url));
+
+const als = new AsyncLocalStorage<object>();
+
+/** Runs 10 times per request of the last app: 5 keys, each asked twice (5 misses, 5 hits). */
+let computed = 0;
+const getUser = perRequestCache((id: number) => {
+  computed++;
+  return { id };
+});
+
+/** The scope the last `/probe` request ran in, to check what each middleware gives. */
+let probed: { scope: CacheScope | undefined; als: object | undefined } | undefined;
+
+function helloApp(middleware: MiddlewareHandler | undefined, cachedCalls: number): Hono {
+  const app = new Hono();
+  if (middleware !== undefined) app.use(middleware);
+  app.get("/", (c) => {
+    for (let i = 0; i < cachedCalls; i++) getUser(i % 5);
+    return c.text(BODY);
+  });
+  // Only the smoke test asks for this one.
+  app.get("/probe", (c) => {
+    probed = { scope: currentScope(), als: als.getStore() };
+    return c.text(BODY);
+  });
+  return app;
+}
+
+const apps: readonly { readonly name: string; readonly app: Hono }[] = [
+  { name: NONE, app: helloApp(undefined, 0) },
+  { name: ALS_RUN, app: helloApp((_c, next) => als.run({}, next), 0) },
+  { name: SCOPE, app: helloApp(cacheScope(), 0) },
+  { name: NO_WAIT, app: helloApp(cacheScope({ waitForBody: false }), 0) },
+  { name: TEN_CALLS, app: helloApp(cacheScope(), 10) },
+];
+
+/** A served app, counting the requests it answered. */
+interface Served extends AsyncDisposable {
+  readonly name: string;
+  readonly url: string;
+  readonly served: number;
+}
+
+async function serve(name: string, app: Hono): Promise<Served> {
+  let served = 0;
+  const server = await serveFetch(nativeFetchServer, (request) => {
+    served++;
+    return app.fetch(request);
+  });
+  return {
+    name,
+    url: server.url,
+    get served() {
+      return served;
+    },
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+  };
+}
+
+/** Whether this process may start the load generator (Deno needs `--allow-run` for it). */
+function maySpawnNode(): boolean {
+  return !isDeno || Deno.permissions.querySync({ name: "run", command: NODE }).state === "granted";
+}
+
+/** The load generator's process, one job at a time. */
+class LoadGenerator implements AsyncDisposable {
+  #child: ChildProcessByStdio<Writable, Readable, null>;
+  #results: AsyncIterator<string>;
+
+  constructor() {
+    // An environment of its own: it needs none, and Deno would ask for `--allow-env` to copy ours.
+    this.#child = spawn(NODE, [LOAD_GENERATOR], { stdio: ["pipe", "pipe", "inherit"], env: {} });
+    this.#results = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async run(job: LoadJob): Promise<LoadResult> {
+    this.#child.stdin.write(`${JSON.stringify(job)}\n`);
+    const line = await this.#results.next();
+    if (line.done) {
+      throw new Error(
+        `Cannot measure ${job.url}: the load generator exited (${this.#child.exitCode})`,
+      );
+    }
+    const result: LoadResult = JSON.parse(line.value);
+    // A run with failed requests measured something else than the app.
+    if (result.errors > 0 || result.non2xx > 0 || result.requests === 0) {
+      throw new Error(`Cannot measure ${job.url}: ${JSON.stringify(result)}`);
+    }
+    return result;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#child.exitCode !== null) return;
+    const exited = once(this.#child, "exit");
+    this.#child.stdin.end();
+    await exited;
+  }
+}
+
+/** One run of load against one server: what the client saw, and what the server spent. */
+interface Run {
+  readonly rps: number;
+  /** Server process CPU time (user + system) per request served, in ns. */
+  readonly cpuNs: number;
+}
+
+async function loadOnce(load: LoadGenerator, server: Served, runSeconds: number): Promise<Run> {
+  const served = server.served;
+  const cpu = process.cpuUsage();
+  const { rps } = await load.run({ url: server.url, connections, seconds: runSeconds });
+  const used = process.cpuUsage(cpu);
+  return { rps, cpuNs: (used.user + used.system) * 1_000 / (server.served - served) };
+}
+
+async function inProcessOnce(app: Hono): Promise<void> {
+  const response = await app.fetch(new Request("http://localhost/"));
+  await response.text();
+}
+
+function percent(fraction: number): string {
+  return `${fraction < 0 ? "−" : ""}${Math.abs(fraction * 100).toFixed(1)}%`;
+}
+
+/**
+ * A cost (a share of req/s lost) against "at most `max`": PASS with the margin left, or MISS
+ * by how many percentage points.
+ */
+function costCheck(name: string, cost: number, max: number | undefined): Check {
+  if (max === undefined) {
+    return { name, value: percent(cost), target: "—", pass: undefined, detail: "" };
+  }
+  const points = Math.abs(cost - max) * 100;
+  const pass = cost <= max;
+  return {
+    name,
+    value: percent(cost),
+    target: `≤ ${percent(max)}`,
+    pass,
+    detail: `${points.toFixed(1)} points ${pass ? "under" : "over"}`,
+  };
+}
+
+function rowOf(name: string, samples: readonly number[]): Row {
+  return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
+}
+
+/** The HTTP benchmarks of issue 5, item 5. */
+export const httpSection: Section = {
+  title: `HTTP (item 5): Hono hello world on ${nativeFetchServer}`,
+
+  async measure(rounds) {
+    await this.smoke();
+    // More rounds than the micro-benchmarks take: a round here is a few seconds, not a few
+    // hundred milliseconds, and req/s are noisier than ns/op.
+    const httpRounds = rounds * 2;
+    const inProcess = new Map<string, number[]>(apps.map(({ name }) => [name, []]));
+    for (let round = 0; round < httpRounds; round++) {
+      for (const { name, app } of rotated(apps, round)) {
+        const start = performance.now();
+        for (let i = 0; i < inProcessRequests; i++) await inProcessOnce(app);
+        inProcess.get(name)!.push((performance.now() - start) * 1e6 / inProcessRequests);
+      }
+    }
+
+    // @hono/node-server replaces the global Request and Response on Node (as users have it),
+    // so the servers start after the in-process rounds.
+    const servers: Served[] = [];
+    const runs = new Map<string, Run[]>(apps.map(({ name }) => [name, []]));
+    try {
+      for (const { name, app } of apps) servers.push(await serve(name, app));
+      await using load = new LoadGenerator();
+      for (const server of servers) await loadOnce(load, server, warmUpSeconds);
+      for (let round = 0; round < httpRounds; round++) {
+        for (const server of rotated(servers, round)) {
+          runs.get(server.name)!.push(await loadOnce(load, server, seconds));
+        }
+      }
+    } finally {
+      for (const server of servers) await server[Symbol.asyncDispose]();
+    }
+
+    const rps = (name: string) => runs.get(name)!.map((run) => run.rps);
+    const cpu = (name: string) => runs.get(name)!.map((run) => run.cpuNs);
+    // Both costs are shares of req/s lost, each taken within a round, then the median over
+    // rounds. By req/s: 1 - rps(app) / rps(base). By CPU: 1 - cpu(base) / cpu(app), the req/s
+    // a server bound by its CPU would lose.
+    const rpsCost = (of: string, over: string) =>
+      median(rps(of).map((value, round) => 1 - value / rps(over)[round]));
+    const cpuCost = (of: string, over: string) =>
+      median(cpu(of).map((value, round) => 1 - cpu(over)[round] / value));
+    const inProcessCost = (of: string, over: string) =>
+      median(inProcess.get(of)!.map((value, round) => 1 - inProcess.get(over)![round] / value));
+
+    const rows: Row[] = [
+      ...apps.map(({ name }) => rowOf(`server CPU per request: ${name}`, cpu(name))),
+      ...apps.map(({ name }) =>
+        rowOf(`in process (app.fetch + body): ${name}`, inProcess.get(name)!)
+      ),
+    ];
+    const checks: Check[] = [
+      ...apps.map(({ name }): Check => {
+        const samples = rps(name);
+        return {
+          name: `req/s: ${name}`,
+          value: median(samples).toFixed(0),
+          target: "—",
+          pass: undefined,
+          detail: `${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)}`,
+        };
+      }),
+      costCheck(`${SCOPE}: req/s lost vs ${NONE}`, rpsCost(SCOPE, NONE), maxCost),
+      costCheck(`${SCOPE}: by server CPU, lost vs ${NONE}`, cpuCost(SCOPE, NONE), maxCost),
+      costCheck(`${ALS_RUN}: by server CPU, lost vs ${NONE}`, cpuCost(ALS_RUN, NONE), undefined),
+      costCheck(`${SCOPE}: by server CPU, lost vs ${ALS_RUN}`, cpuCost(SCOPE, ALS_RUN), undefined),
+      costCheck(`${NO_WAIT}: by server CPU, lost vs ${NONE}`, cpuCost(NO_WAIT, NONE), undefined),
+      costCheck(
+        `${TEN_CALLS}: by server CPU, lost vs ${NONE}`,
+        cpuCost(TEN_CALLS, NONE),
+        undefined,
+      ),
+      costCheck(`${SCOPE}: in process, lost vs ${NONE}`, inProcessCost(SCOPE, NONE), undefined),
+      costCheck(
+        `${SCOPE}: in process, lost vs ${ALS_RUN}`,
+        inProcessCost(SCOPE, ALS_RUN),
+        undefined,
+      ),
+      costCheck(`${NO_WAIT}: in process, lost vs ${NONE}`, inProcessCost(NO_WAIT, NONE), undefined),
+    ];
+    return {
+      rows,
+      checks,
+      notes: [
+        `${httpRounds} interleaved rounds of ${seconds} s per app (after ${warmUpSeconds} s of warm-up each), ` +
+        `autocannon 9 from Node, ${connections} keep-alive connections, 127.0.0.1; in process: ` +
+        `${inProcessRequests} requests per app and round.`,
+        "req/s: median over rounds (min–max). Server CPU per request: the server process's " +
+        "cpuUsage() (user + system, all its threads) over a run, divided by the requests it served.",
+        "Cost = share of req/s lost, median of per-round values: by req/s, 1 − rps(app) / rps(base); " +
+        "by server CPU, 1 − cpu(base) / cpu(app), what req/s lose when the server is the bottleneck. " +
+        "The load generator shares the 2 cores, so req/s also move with its speed; the CPU figure does not.",
+      ],
+    };
+  },
+
+  async smoke() {
+    // In process: each app answers, and its handler runs in the context its middleware gives.
+    for (const { name, app } of apps) {
+      const before = computed;
+      for (let i = 0; i < 3; i++) {
+        const response = await app.request("/");
+        assert.equal(await response.text(), BODY, name);
+      }
+      assert.equal(computed - before, name === TEN_CALLS ? 15 : 0, `${name}: cached calls`);
+      probed = undefined;
+      assert.equal(await (await app.request("/probe")).text(), BODY);
+      const scoped = name === SCOPE || name === NO_WAIT || name === TEN_CALLS;
+      assert.equal(probed!.scope !== undefined, scoped, `${name}: a scope in the handler`);
+      assert.equal(probed!.als !== undefined, name === ALS_RUN, `${name}: als.run's store`);
+      // Read to its end, the body has ended the scope, whichever way it waited.
+      if (scoped) assert.ok(probed!.scope!.disposed, `${name}: the scope outlived its body`);
+    }
+    assert.equal(currentScope(), undefined);
+
+    // On the real server, and through the load generator where this process may start it.
+    const servers: Served[] = [];
+    try {
+      for (const { name, app } of apps) servers.push(await serve(name, app));
+      for (const server of servers) {
+        for (let i = 0; i < 3; i++) {
+          const response = await fetch(server.url);
+          assert.equal(response.status, 200);
+          assert.equal(await response.text(), BODY, server.name);
+        }
+        assert.equal(server.served, 3);
+      }
+      if (maySpawnNode()) {
+        await using load = new LoadGenerator();
+        const server = servers[servers.length - 1];
+        const result = await load.run({ url: server.url, connections: 2, amount: 20 });
+        assert.equal(result.requests, 20);
+        assert.equal(server.served, 23);
+      }
+    } finally {
+      for (const server of servers) await server[Symbol.asyncDispose]();
+    }
+  },
+};
