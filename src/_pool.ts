@@ -21,6 +21,9 @@ import type {
   WorkerPoolStats,
 } from "./worker_pool.ts";
 
+/** How long a worker's own "exit" message waits for the runtime's exit or error event. */
+const EXIT_GRACE_MS = 50;
+
 const optionNames = ["size", "maxQueue", "context"];
 
 export interface ValidOptions {
@@ -330,6 +333,16 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
         return reportSettled(slot, message.scope, message.entry, message.outcome);
       case "stats":
         return slot.receivedStats(message.id, message.stats);
+      case "exit":
+        // Node and Bun also report the exit as an event, and theirs says more (an uncaught
+        // error's message): it comes within a few milliseconds, so it gets that long to win.
+        // Deno reports nothing, and then this message is the only word of the exit.
+        setTimeout(() => {
+          if (!slot.dead) {
+            this.#crashed(slot, new Error(`the worker exited with code ${message.code}`));
+          }
+        }, EXIT_GRACE_MS);
+        return;
     }
   };
 

@@ -53,7 +53,9 @@ export type FromWorker =
     readonly entry: string;
     readonly outcome: Outcome;
   }
-  | { readonly type: "stats"; readonly id: number; readonly stats: WorkerStats };
+  | { readonly type: "stats"; readonly id: number; readonly stats: WorkerStats }
+  /** The worker is ending itself (`process.exit`, `Deno.exit`, `close()`): sent just before. */
+  | { readonly type: "exit"; readonly code: number };
 
 /** Main thread → a blocked worker, on its lookup port. */
 export type LookupAnswer =

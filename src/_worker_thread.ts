@@ -99,6 +99,11 @@ function startWebWorker(url: URL, events: ThreadEvents): WorkerThread {
   worker.addEventListener("messageerror", () => {
     crash(new Error("a message from the worker could not be deserialized"));
   });
+  // Bun reports a Web Worker that ended itself with a "close" event and its exit code; Deno
+  // reports nothing, so the worker also says so itself before it goes (see announceExit).
+  worker.addEventListener("close", (event) => {
+    crash(new Error(`the worker exited with code ${(event as Event & { code?: number }).code}`));
+  });
   return {
     post: (message, transfer) => worker.postMessage(message, transfer ?? []),
     terminate: () => {
@@ -165,4 +170,34 @@ export function parentChannel(): ParentChannel | undefined {
     post: (message) => scope.postMessage(message),
     listen: (listener) => scope.addEventListener("message", (event) => listener(event.data)),
   };
+}
+
+/**
+ * Makes the worker tell its pool before it ends itself with `process.exit()`, `Deno.exit()` or
+ * `close()`. Node and Bun report the exit to the main thread, but Deno reports no event at all
+ * when a Web Worker exits: without this message a task that exits its worker would never settle,
+ * and the pool would keep the dead worker's place busy for ever. A message posted before the
+ * exit is delivered (Deno 2.9, Bun 1.4, Node 24).
+ */
+export function announceExit(post: (message: { type: "exit"; code: number }) => void): void {
+  const global = globalThis as unknown as {
+    Deno?: Record<string, unknown>;
+    process?: Record<string, unknown>;
+    close?: unknown;
+  };
+  const hook = (owner: Record<string, unknown> | undefined, name: string, fixed?: number) => {
+    const original = owner?.[name];
+    if (owner === undefined || typeof original !== "function" || Object.isFrozen(owner)) return;
+    owner[name] = function exitAnnounced(this: unknown, code?: unknown): unknown {
+      try {
+        post({ type: "exit", code: fixed ?? (typeof code === "number" ? code : 0) });
+      } catch {
+        // The channel is gone already: nothing more to tell.
+      }
+      return (original as (...args: unknown[]) => unknown).apply(this, arguments as never);
+    };
+  };
+  hook(global.process, "exit");
+  hook(global.Deno, "exit");
+  hook(global as Record<string, unknown>, "close", 0);
 }

@@ -10,7 +10,7 @@ import {
   workerScope,
   workerStats,
 } from "./_worker_scopes.ts";
-import { type ParentChannel, parentChannel } from "./_worker_thread.ts";
+import { announceExit, type ParentChannel, parentChannel } from "./_worker_thread.ts";
 
 /** The tasks a worker serves: task name → function. Arguments and results must clone. */
 export type TaskMap = { readonly [name: string]: (...args: never[]) => unknown };
@@ -78,6 +78,7 @@ export function serveTasks<T extends TaskMap>(tasks: T): T {
   serving = true;
   const post = (message: FromWorker) => channel.post(message);
   channel.listen((data) => receive(data as ToWorker, tasks, channel));
+  announceExit(post);
   post({ type: "ready" });
   return tasks;
 }

@@ -69,7 +69,29 @@ export interface Workload {
   /** The handler's body: call the cached functions inside the current scope, report. */
   work(token: string, seq: number): Promise<Report>;
   /** Sends `total` requests to `url` and returns one line per problem found. */
-  load(url: string, options?: { total?: number; concurrency?: number }): Promise<LoadOutcome>;
+  load(url: string, options?: LoadShape): Promise<LoadOutcome>;
+}
+
+/** How big a load is: the tests' 2,000 requests, or the soak's 20,000. */
+export interface LoadShape {
+  /**
+   * Requests in all.
+   *
+   * @default {2_000}
+   */
+  total?: number;
+  /**
+   * Requests in flight at once.
+   *
+   * @default {100}
+   */
+  concurrency?: number;
+  /**
+   * Milliseconds after which the requests still in flight are aborted and the load fails.
+   *
+   * @default {25_000}
+   */
+  deadline?: number;
 }
 
 /** What a load found. */
@@ -172,7 +194,7 @@ export function isolationWorkload(memoize: Memoize = perRequestCache as Memoize)
 
   async function load(
     url: string,
-    { total = 2_000, concurrency = 100 }: { total?: number; concurrency?: number } = {},
+    { total = 2_000, concurrency = 100, deadline = 25_000 }: LoadShape = {},
   ): Promise<LoadOutcome> {
     const run = crypto.randomUUID().slice(0, 8);
     const tokenFor = (seq: number) => `${run}-${seq}`;
@@ -187,7 +209,7 @@ export function isolationWorkload(memoize: Memoize = perRequestCache as Memoize)
         throw new Error(`Request ${seq} failed with ${response.status}: ${body}`);
       }
       return JSON.parse(body) as Report;
-    }, { total, concurrency, deadline: 25_000 });
+    }, { total, concurrency, deadline });
 
     const problems: string[] = [];
     const distinct = expectedCalls(0).size;
@@ -219,8 +241,8 @@ export function isolationWorkload(memoize: Memoize = perRequestCache as Memoize)
     }
     // A scope may end a moment after the client has read the body (when the server sees the
     // end of it, or the socket close), so wait a little for the last ones.
-    const deadline = Date.now() + 3_000;
-    while (scopes.some((scope) => !scope.disposed) && Date.now() < deadline) await delay(5);
+    const settledBy = Date.now() + 3_000;
+    while (scopes.some((scope) => !scope.disposed) && Date.now() < settledBy) await delay(5);
     const open = scopes.filter((scope) => !scope.disposed).length;
     if (scopes.length !== total || open > 0) {
       problems.push(`${scopes.length} scopes for ${total} requests, ${open} not disposed`);
