@@ -188,14 +188,28 @@ function cacheFunction(
   const index = functionCount++;
   const inner = controlsOf.get(fn);
 
-  // The hot path: one store read, one array index, one Map lookup for a one-argument call.
-  function cached(this: unknown, ...args: unknown[]): unknown {
+  // The hot path. A call with one key part and no receiver (one argument, or a `key` option)
+  // is found with one store read, one array index and one Map lookup, and allocates nothing:
+  // `arguments` is only read, and handed on only through `apply`, which V8 and JSC forward
+  // without building an array. A rest parameter that reaches a call the engine does not inline
+  // is built on every call; dropping it took a one-argument hit from 26 to 21 ns on Node, 25 to
+  // 20 on Deno and 15 to 11 on Bun, and a `key` option hit from 42 to 15 on Bun.
+  function cached(this: unknown): unknown {
+    const args = arguments as unknown as unknown[]; // typed for `apply`; still `arguments`
     const scope = storage.getStore()?.current;
     if (scope === undefined || scope.ended) return fn.apply(this, args);
-    const parts = keyOf === undefined ? args : [keyOf(...args)];
+    let key: unknown;
+    let parts: unknown[] | undefined; // for every other call, whose key is interned in a trie
+    if (this === undefined && keyOf !== undefined) key = keyOf.apply(undefined, args);
+    else if (this === undefined && args.length === 1) key = args[0];
+    else if (keyOf !== undefined) parts = [keyOf.apply(undefined, args)];
+    else {
+      parts = new Array(args.length);
+      for (let i = 0; i < args.length; i++) parts[i] = args[i];
+    }
     const table = scope.tables[index];
     if (table !== undefined) {
-      const key = this === undefined && parts.length === 1 ? parts[0] : findKey(table, this, parts);
+      if (parts !== undefined) key = findKey(table, this, parts);
       const entry = table.entries.get(key);
       if (entry !== undefined) {
         if (entry.state === READY) {
@@ -211,17 +225,19 @@ function cacheFunction(
         table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
       }
     }
-    return callAndStore(scope, this, args, parts);
+    return callAndStore(scope, this, listOf.apply(undefined, args), key, parts);
   }
 
+  /** A miss: `key` is the call's key, unless `parts` is given to intern the key from. */
   function callAndStore(
     scope: ScopeState,
     receiver: unknown,
     args: unknown[],
-    parts: unknown[],
+    key: unknown,
+    parts: unknown[] | undefined,
   ): unknown {
     const table = scope.table(index, name);
-    const key = internKey(table, receiver, parts);
+    if (parts !== undefined) key = internKey(table, receiver, parts);
     const entry: Entry = { value: undefined, state: COMPUTING };
     table.entries.set(key, entry);
     table.misses++;
@@ -312,6 +328,11 @@ function evictOnRejection(table: EntryTable, key: unknown, entry: Entry): void {
   entry.value.then(undefined, () => {
     if (table.entries.get(key) === entry) table.delete(key);
   });
+}
+
+/** A call's arguments as an array, from `listOf.apply(undefined, arguments)`. */
+function listOf(...args: unknown[]): unknown[] {
+  return args;
 }
 
 function cycleError(name: string): RangeError {
