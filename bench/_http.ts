@@ -95,9 +95,12 @@ interface Served extends AsyncDisposable {
 
 async function serve(name: string, app: Hono): Promise<Served> {
   let served = 0;
-  const server = await serveFetch(nativeFetchServer, (request) => {
+  // The server's second argument goes on to Hono as `c.env`, as with `Deno.serve(app.fetch)`:
+  // it carries the completion signal that cacheScope() ends the scope on (Deno's info.completed,
+  // @hono/node-server's outgoing response).
+  const server = await serveFetch(nativeFetchServer, (request, env) => {
     served++;
-    return app.fetch(request);
+    return app.fetch(request, env as object | undefined);
   });
   return {
     name,

@@ -18,7 +18,7 @@ export interface Listening extends AsyncDisposable {
 }
 
 /** A fetch handler as every server here takes it. */
-export type Fetch = (request: Request) => Response | Promise<Response>;
+export type Fetch = (request: Request, server?: unknown) => Response | Promise<Response>;
 
 /** The servers that take a fetch handler. */
 export type FetchServer = "Deno.serve" | "Bun.serve" | "@hono/node-server";
