@@ -16,35 +16,11 @@
  * than 16 MiB.
  */
 import { openCacheScope, perRequestCache, runInCacheScope } from "../mod.ts";
+import { collect, mib, runtime } from "./_soak_heap.ts";
 
 const SCOPES = 1_000_000;
 const CONCURRENCY = 200;
 const FLOOD_KEYS = 1_000_000;
-
-const bun = (globalThis as { Bun?: { gc(force: boolean): void; version: string } }).Bun;
-const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
-const exposedGc = (globalThis as { gc?: () => void }).gc;
-const runtime = bun !== undefined
-  ? `Bun ${bun.version}`
-  : deno !== undefined
-  ? `Deno ${deno.version.deno}`
-  : `Node ${process.versions.node}`;
-
-function gc(): void {
-  if (bun !== undefined) bun.gc(true);
-  else if (exposedGc !== undefined) exposedGc();
-  else throw new Error("Cannot collect garbage: run with --expose-gc (see the comment at the top)");
-}
-
-async function collect(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
-}
-
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 interface Request {
   readonly n: number;

@@ -34,6 +34,7 @@ import {
   serveFetch,
 } from "../tests/_servers.ts";
 import type { tasks } from "./_soak_tasks.ts";
+import { collect, mib, runtime } from "./_soak_heap.ts";
 
 const REQUESTS = 20_000;
 const IN_FLIGHT = 200;
@@ -43,30 +44,6 @@ const POOL_REQUESTS = 100_000;
 const POOL_SIZE = 2;
 const POOL_DEADLINE = 180_000;
 
-const bun = (globalThis as { Bun?: { gc(force: boolean): void; version: string } }).Bun;
-const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
-const exposedGc = (globalThis as { gc?: () => void }).gc;
-const runtime = bun !== undefined
-  ? `Bun ${bun.version}`
-  : deno !== undefined
-  ? `Deno ${deno.version.deno}`
-  : `Node ${process.versions.node}`;
-
-function gc(): void {
-  if (bun !== undefined) bun.gc(true);
-  else if (exposedGc !== undefined) exposedGc();
-  else throw new Error("Cannot collect garbage: run with --expose-gc (see the comment at the top)");
-}
-
-async function collect(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
-}
-
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const count = (n: number) => Math.round(n).toLocaleString("en");
 const failures: string[] = [];
 
