@@ -8,6 +8,7 @@
  * foreign token, and a request whose entry was shared or lost shows a count other than one.
  * `leakyMemoize` feeds the same checks a cache that does leak, to show that they catch it.
  */
+import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
 import { type CacheScope, type CacheScopeStats, currentScope, perRequestCache } from "../mod.ts";
 import { driveLoad } from "./_load.ts";
@@ -264,4 +265,11 @@ function sameCounts(actual: Map<string, number>, expected: Map<string, number>):
   if (actual.size !== expected.size) return false;
   for (const [call, count] of expected) if (actual.get(call) !== count) return false;
   return true;
+}
+
+/** Fails on the first problems a load found, and unless its handlers really overlapped. */
+export function assertIsolated(outcome: LoadOutcome): void {
+  assert.deepEqual(outcome.problems.slice(0, 10), [], `${outcome.problems.length} problems`);
+  // The load is only a test of isolation if the handlers really overlapped.
+  assert.ok(outcome.maxInFlight > 50, `at most ${outcome.maxInFlight} handlers at once`);
 }

@@ -11,10 +11,10 @@ import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { currentScope, openCacheScope, withCacheScope, withListenerCacheScope } from "../mod.ts";
 import {
+  assertIsolated,
   isolationWorkload,
   leakyMemoize,
   LOAD_TIME_LIMIT,
-  type LoadOutcome,
   seqOf,
   tokenOf,
   type Workload,
@@ -27,12 +27,6 @@ import {
   nativeFetchServer,
   serveFetch,
 } from "./_servers.ts";
-
-function assertIsolated(outcome: LoadOutcome): void {
-  assert.deepEqual(outcome.problems.slice(0, 10), [], `${outcome.problems.length} problems`);
-  // The load is only a test of isolation if the handlers really overlapped.
-  assert.ok(outcome.maxInFlight > 50, `at most ${outcome.maxInFlight} handlers at once`);
-}
 
 /** A fetch handler that opens the request's scope with `using` and runs the workload in it. */
 function usingHandler(work: Workload["work"]): (request: Request) => Promise<Response> {

@@ -10,10 +10,10 @@ import { Hono } from "hono";
 import { openCacheScope } from "../mod.ts";
 import { cacheScope } from "../hono.ts";
 import {
+  assertIsolated,
   isolationWorkload,
   leakyMemoize,
   LOAD_TIME_LIMIT,
-  type LoadOutcome,
   seqOf,
   type Workload,
 } from "./_isolation_workload.ts";
@@ -35,12 +35,6 @@ function honoApp(work: Workload["work"]): Hono {
     return c.json(report);
   });
   return app;
-}
-
-function assertIsolated(outcome: LoadOutcome): void {
-  assert.deepEqual(outcome.problems.slice(0, 10), [], `${outcome.problems.length} problems`);
-  // The load is only a test of isolation if the handlers really overlapped.
-  assert.ok(outcome.maxInFlight > 50, `at most ${outcome.maxInFlight} handlers at once`);
 }
 
 async function loadHono(kind: FetchServer): Promise<void> {
