@@ -255,27 +255,30 @@ function cacheFunction(
     }
     entry.value = value;
     entry.state = READY;
+    settle(table, key, entry);
+    return value;
+  }
+
+  /** A ready entry is in the table: bound the table, and watch a promise for rejection. */
+  function settle(table: EntryTable, key: unknown, entry: Entry): void {
     table.evictBeyond(maxEntries);
     if (!cacheRejections) evictOnRejection(table, key, entry);
-    return value;
+  }
+
+  /** What a call is keyed by, for `findKey`/`internKey`: its arguments, or the `key` option's. */
+  function partsOf(args: unknown[]): unknown[] {
+    return keyOf === undefined ? args : [keyOf.apply(undefined, args)];
   }
 
   function tableOf(scope: ScopeState | undefined): EntryTable | undefined {
     return scope === undefined || scope.ended ? undefined : scope.tables[index];
   }
 
-  function keyOfCall(table: EntryTable, receiver: unknown, args: unknown[]): unknown {
-    const parts = keyOf === undefined ? args : [keyOf(...args)];
-    return receiver === undefined && parts.length === 1
-      ? parts[0]
-      : findKey(table, receiver, parts);
-  }
-
   const controls: Controls = {
     invalidate(receiver, args) {
       inner?.invalidate(receiver, args);
       const table = tableOf(storage.getStore()?.current);
-      return table !== undefined && table.delete(keyOfCall(table, receiver, args));
+      return table !== undefined && table.delete(findKey(table, receiver, partsOf(args)));
     },
     clear() {
       inner?.clear();
@@ -303,14 +306,12 @@ function cacheFunction(
         if (scope === undefined || scope.ended) return false;
         const receiver = this === cached ? undefined : this;
         const table = scope.table(index, name);
-        const parts = keyOf === undefined ? args : [keyOf(...args)];
-        const key = internKey(table, receiver, parts);
+        const key = internKey(table, receiver, partsOf(args));
         const existing = table.entries.get(key);
         if (existing !== undefined && existing.state !== FAILED) return false;
         const entry: Entry = { value, state: READY };
         table.entries.set(key, entry);
-        table.evictBeyond(maxEntries);
-        if (!cacheRejections) evictOnRejection(table, key, entry);
+        settle(table, key, entry);
         return true;
       },
     },
