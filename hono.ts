@@ -18,4 +18,4 @@
  *
  * @module
  */
-export * from "./src/hono_cache_scope.ts";
+export * from "./src/server/hono_cache_scope.ts";

@@ -26,10 +26,10 @@
  *
  * @module
  */
-export * from "./src/cache_scope.ts";
-export * from "./src/current_scope.ts";
-export * from "./src/open_cache_scope.ts";
-export * from "./src/per_request_cache.ts";
-export * from "./src/run_in_cache_scope.ts";
-export * from "./src/with_cache_scope.ts";
-export * from "./src/with_listener_cache_scope.ts";
+export * from "./src/core/cache_scope.ts";
+export * from "./src/core/current_scope.ts";
+export * from "./src/core/open_cache_scope.ts";
+export * from "./src/core/per_request_cache.ts";
+export * from "./src/core/run_in_cache_scope.ts";
+export * from "./src/server/with_cache_scope.ts";
+export * from "./src/server/with_listener_cache_scope.ts";

@@ -36,8 +36,9 @@
  *
  * @module
  */
-export * from "./src/serve_tasks.ts";
-export * from "./src/shared_per_request_cache.ts";
-export * from "./src/spawn_worker.ts";
-export * from "./src/worker_crash_error.ts";
-export * from "./src/worker_pool.ts";
+export * from "./src/worker/serve_tasks.ts";
+export * from "./src/worker/shared_per_request_cache.ts";
+export * from "./src/worker/spawn_worker.ts";
+export * from "./src/worker/worker_crash_error.ts";
+export * from "./src/worker/worker_pool.ts";
+export * from "./src/worker/worker_pool_api.ts";

@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { Hono, type MiddlewareHandler } from "hono";
 import { type CacheScope, currentScope, perRequestCache } from "../mod.ts";
 import { cacheScope } from "../hono.ts";
-import { isBun, isDeno, nativeFetchServer, serveFetch } from "../tests/_servers.ts";
+import { isBun, isDeno, nativeFetchServer, serveFetch } from "../tests/server/_servers.ts";
 import type { LoadJob, LoadResult } from "./_load_generator.ts";
 import { type Check, median, rotated, type Row, type Section } from "./_section.ts";
 

@@ -1,7 +1,7 @@
 /**
  * Soak: 1,000,000 request scopes with cached entries, then 1,000,000 distinct keys in one scope
  * with `maxEntries`, printing the heap before and after a full collection. Not part of CI (the
- * 100,000-scope version is tests/memory.test.ts); run it with `npm run soak`, which runs it on
+ * 100,000-scope version is tests/core/memory.test.ts); run it with `npm run soak`, which runs it on
  * Deno, Bun and Node in turn with the runtime's GC exposed:
  *
  * ```sh

@@ -1,8 +1,9 @@
 /**
  * Soak of the server integrations and the worker pool, the part of `npm run soak` that needs
  * servers and threads. Not part of CI (the 2,000-request versions are
- * tests/hono_servers.test.ts and tests/fetch_handler_servers.test.ts, the 10,000-request worker
- * version is tests/worker_cleanup.test.ts). `npm run soak` runs it on Deno, Bun and Node:
+ * tests/server/hono_servers.test.ts and tests/server/fetch_handler_servers.test.ts, the
+ * 10,000-request worker version is tests/worker/worker_cleanup.test.ts). `npm run soak` runs it
+ * on Deno, Bun and Node:
  *
  * ```sh
  * deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-read=. bench/soak_servers.ts
@@ -26,13 +27,18 @@ import { Hono } from "hono";
 import { openCacheScope, runInCacheScope, withCacheScope, withListenerCacheScope } from "../mod.ts";
 import { cacheScope } from "../hono.ts";
 import { createWorkerPool } from "../worker.ts";
-import { isolationWorkload, seqOf, tokenOf, type Workload } from "../tests/_isolation_workload.ts";
+import {
+  isolationWorkload,
+  seqOf,
+  tokenOf,
+  type Workload,
+} from "../tests/server/_isolation_workload.ts";
 import {
   type Listening,
   listenNodeHttp,
   nativeFetchServer,
   serveFetch,
-} from "../tests/_servers.ts";
+} from "../tests/server/_servers.ts";
 import type { tasks } from "./_soak_tasks.ts";
 import { collect, mib, runtime } from "./_soak_heap.ts";
 

@@ -1,0 +1,55 @@
+/**
+ * The options of every server integration ({@linkcode withCacheScope} and the Hono
+ * `cacheScope()` middleware), next to the one check that all of them run when they are made.
+ */
+import { checkOptionNames, describe } from "../_errors.ts";
+
+/** Options of {@linkcode withCacheScope} and of the Hono `cacheScope()` middleware. */
+export interface CacheScopeOptions {
+  /**
+   * Keep the scope open until the response body has been sent (read to its end, errored, or
+   * cancelled because the client went away), so code that streams the body still uses the
+   * request's cache. Set it to `false` to end the scope as soon as the handler returns: the
+   * response is then passed through untouched, which saves the cost of reading the body through
+   * a wrapping stream (see the README's benchmark table).
+   *
+   * @default {true}
+   */
+  waitForBody?: boolean;
+  /**
+   * Add a `Server-Timing: reqcache;desc="hits=H misses=M"` header with the request's cache
+   * hits and misses up to the moment the handler returned.
+   *
+   * @default {false}
+   */
+  serverTiming?: boolean;
+}
+
+/** What a server integration does with the response before the scope ends (validated once). */
+export interface ResponseScopeOptions {
+  waitForBody: boolean;
+  serverTiming: boolean;
+}
+
+const optionNames = ["waitForBody", "serverTiming"];
+
+/** Checks the options once, when the wrapper or middleware is made. */
+export function getValidCacheScopeOptions(
+  options: CacheScopeOptions | undefined,
+  action: string,
+): ResponseScopeOptions {
+  if (options === undefined) return { waitForBody: true, serverTiming: false };
+  const { waitForBody = true, serverTiming = false }: CacheScopeOptions = checkOptionNames(
+    options,
+    optionNames,
+    action,
+  );
+  for (const [name, value] of [["waitForBody", waitForBody], ["serverTiming", serverTiming]]) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `Cannot ${action}: ${name} must be a boolean, received ${describe(value)}`,
+      );
+    }
+  }
+  return { waitForBody, serverTiming };
+}

@@ -1,0 +1,120 @@
+import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { type Frame, storage } from "../core/_scope_state.ts";
+import type { CacheScope } from "../core/cache_scope.ts";
+import type { ResponseScopeOptions } from "./_cache_scope_options.ts";
+
+/**
+ * A server's own signal that a response has been sent or abandoned, where the server gives one:
+ * `Deno.serve` passes `info.completed` (a promise) as the handler's second argument, and
+ * `@hono/node-server` passes the Node `ServerResponse` as `env.outgoing`, whose `close` event
+ * fires when the response is done or the client went away. With the signal the body is not
+ * touched at all; without it (Bun.serve, workerd, `app.request()` in tests) the body is read
+ * through a wrapping stream instead, which costs a stream per response (see `npm run bench`).
+ */
+export type Completion = (end: () => void) => void;
+
+/** The completion signal in a handler's second argument or a Hono `c.env`, if any. */
+export function completionOf(serverArgument: unknown): Completion | undefined {
+  if (typeof serverArgument !== "object" || serverArgument === null) return undefined;
+  const { completed, outgoing } = serverArgument as { completed?: unknown; outgoing?: unknown };
+  if (completed instanceof Promise) return (end) => void completed.then(end, end);
+  if (
+    typeof outgoing === "object" && outgoing !== null &&
+    typeof (outgoing as { once?: unknown }).once === "function"
+  ) {
+    const response = outgoing as { closed?: boolean; once(event: "close", fn: () => void): void };
+    return (end) => response.closed === true ? end() : response.once("close", end);
+  }
+  return undefined;
+}
+
+/**
+ * Ends a request's scope at the right time for the response it produced: at once when there is
+ * no body to send, and otherwise when the body has been sent, errored, or was cancelled (the
+ * client went away). Code that produces a streamed body therefore still finds the request's
+ * cache, and the scope is disposed on every path.
+ *
+ * Where the server signals completion (see {@linkcode Completion}) that signal ends the scope.
+ * Elsewhere the body is read through a stream of our own whose `pull` runs inside the request's
+ * frame, so that a user stream's `pull` (called by our `read()`) sees the request whatever
+ * context the runtime reads the response from.
+ */
+export function scopeResponse(
+  response: Response,
+  handle: CacheScope,
+  frame: Frame,
+  options: ResponseScopeOptions,
+  completion: Completion | undefined,
+): Response {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    if (options.serverTiming) response = withServerTiming(response, handle);
+    if (options.waitForBody && completion !== undefined && response.status !== 101) {
+      completion(() => endScopeLoggingErrors(handle));
+      return response;
+    }
+    const body = response.status === 101 || !options.waitForBody ? null : response.body;
+    // A body that is locked or was read already throws here: nothing will ever read it, so
+    // the scope ends now and the error goes to the server.
+    reader = body?.getReader();
+  } catch (error) {
+    endScopeLoggingErrors(handle);
+    throw error;
+  }
+  if (reader === undefined) {
+    endScopeLoggingErrors(handle);
+    return response;
+  }
+  return new Response(trackedBody(reader, handle, frame), response);
+}
+
+/** The body as the server reads it: `reader`'s chunks, read in `frame`, ending the scope. */
+function trackedBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  handle: CacheScope,
+  frame: Frame,
+): ReadableStream<Uint8Array> {
+  const end = () => endScopeLoggingErrors(handle);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await storage.run(frame, () => reader.read());
+      } catch (error) {
+        end();
+        controller.error(error);
+        return;
+      }
+      if (chunk.done) {
+        end();
+        controller.close();
+      } else {
+        controller.enqueue(chunk.value);
+      }
+    },
+    cancel(reason) {
+      // The body is cancelled first: the work that produces it (a Hono stream() callback, an
+      // upstream fetch) must stop even if one of the scope's end listeners throws.
+      try {
+        return reader.cancel(reason);
+      } finally {
+        end();
+      }
+    },
+  });
+}
+
+/** Adds `Server-Timing: reqcache;desc="hits=H misses=M"`, copying the response if it is immutable. */
+function withServerTiming(response: Response, handle: CacheScope): Response {
+  const { hits, misses } = handle.stats;
+  const value = `reqcache;desc="hits=${hits} misses=${misses}"`;
+  try {
+    response.headers.append("Server-Timing", value);
+    return response;
+  } catch {
+    // Responses from fetch() or Response.redirect() have immutable headers.
+    const copy = new Response(response.body, response);
+    copy.headers.append("Server-Timing", value);
+    return copy;
+  }
+}

@@ -1,0 +1,120 @@
+import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { type Frame, storage } from "../core/_scope_state.ts";
+import { describe } from "../_errors.ts";
+import { requestIdentity } from "../core/_request_identity.ts";
+import {
+  type CacheScopeOptions,
+  getValidCacheScopeOptions,
+  type ResponseScopeOptions,
+} from "./_cache_scope_options.ts";
+import { completionOf, scopeResponse } from "./_response_scope.ts";
+import { openRunFrame } from "../core/_run_frame.ts";
+import type { CacheScope } from "../core/cache_scope.ts";
+
+export type { CacheScopeOptions };
+
+/**
+ * A fetch-style handler: a request (and whatever else the server passes) in, a response out, or
+ * nothing on `Bun.serve` once `server.upgrade(request)` has taken the request for a WebSocket.
+ */
+export type FetchHandler<
+  Req extends object,
+  Rest extends unknown[],
+  Res extends Response | undefined = Response,
+> = (request: Req, ...rest: Rest) => Res | Promise<Res>;
+
+/**
+ * Wraps a fetch handler so that every request runs in a context of its own with its own cache
+ * scope: `Deno.serve(withCacheScope(handler))`, `Bun.serve({ fetch: withCacheScope(handler) })`,
+ * `export default { fetch: withCacheScope(handler) }` on Cloudflare Workers. A handler that
+ * returns nothing (on `Bun.serve`, after `server.upgrade(request)`) ends the scope at once.
+ *
+ * Inside, `using scope = openCacheScope(request)` joins the request's scope, and cached
+ * functions use it without being told. The scope ends when the response body has been sent
+ * (or at once with `waitForBody: false`), when the handler throws, and when the client goes
+ * away mid-stream. On `Deno.serve` this is also what stops an `enterWith` store from carrying
+ * over to the next request's handler.
+ *
+ * @typeParam Req The request type the server passes (`Request`).
+ * @typeParam Rest What else the server passes (Deno's `info`, Bun's `server`, workerd's `env`
+ * and `ctx`).
+ * @typeParam Res What the handler returns: `Response`, or `Response | undefined` for a `Bun.serve`
+ * handler that may upgrade the request to a WebSocket.
+ * @param handler The fetch handler.
+ * @param options When the scope ends and what the response reports.
+ * @returns A handler with the same parameters that always returns a promise.
+ * @throws {TypeError} If `handler` is not a function or an option has the wrong type.
+ *
+ * @example One scope per request
+ * ```ts
+ * import { perRequestCache, withCacheScope } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * let queries = 0;
+ * const getUser = perRequestCache(async (id: string) => ({ id, query: ++queries }));
+ *
+ * const handler = withCacheScope(async (_request: Request) => {
+ *   const [a, b] = await Promise.all([getUser("42"), getUser("42")]);
+ *   return Response.json({ same: a === b });
+ * }, { serverTiming: true });
+ *
+ * const response = await handler(new Request("http://localhost/"));
+ * assert.deepEqual(await response.json(), { same: true });
+ * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1"');
+ * ```
+ */
+export function withCacheScope<
+  Req extends object,
+  Rest extends unknown[],
+  Res extends Response | undefined = Response,
+>(
+  handler: FetchHandler<Req, Rest, Res>,
+  options?: CacheScopeOptions,
+): (request: Req, ...rest: Rest) => Promise<Res> {
+  if (typeof handler !== "function") {
+    throw new TypeError(
+      `Cannot wrap a handler with a cache scope: handler must be a function, received ${
+        describe(handler)
+      }`,
+    );
+  }
+  const valid = getValidCacheScopeOptions(options, "wrap a handler with a cache scope");
+  return function handleWithCacheScope(request: Req, ...rest: Rest): Promise<Res> {
+    const identity = requestIdentity(request, "handle a request with a cache scope");
+    const { frame, handle } = openRunFrame(request, identity);
+    return storage.run(frame, respond, handler, request, rest, handle, frame, valid);
+  };
+}
+
+async function respond<
+  Req extends object,
+  Rest extends unknown[],
+  Res extends Response | undefined,
+>(
+  handler: FetchHandler<Req, Rest, Res>,
+  request: Req,
+  rest: Rest,
+  handle: CacheScope,
+  frame: Frame,
+  options: ResponseScopeOptions,
+): Promise<Res> {
+  let response: Res;
+  try {
+    response = await handler(request, ...rest);
+  } catch (error) {
+    endScopeLoggingErrors(handle);
+    throw error;
+  }
+  if (response === undefined) {
+    // Bun.serve's WebSocket upgrade: the server took the request, and there is no body to wait for.
+    endScopeLoggingErrors(handle);
+    return response;
+  }
+  if (!(response instanceof Response)) {
+    endScopeLoggingErrors(handle);
+    throw new TypeError(
+      `Cannot send the handler's response: it must be a Response, received ${describe(response)}`,
+    );
+  }
+  return scopeResponse(response, handle, frame, options, completionOf(rest[0])) as Res;
+}

@@ -1,0 +1,82 @@
+/**
+ * The main-thread scopes a pool has carried into its workers: each with the context it was
+ * given once, and the workers that hold a copy of it, told when it ends.
+ */
+import { describe, notCloneableError } from "../../_errors.ts";
+import type { ScopeState } from "../../core/_scope_state.ts";
+import type { CacheScope } from "../../core/cache_scope.ts";
+import type { PoolScope, PoolWorker } from "./_pool_worker.ts";
+
+export class CarriedScopes {
+  #context: (scope: CacheScope) => object | undefined;
+  /** Live scopes by id; each removes itself when it ends. */
+  #scopes: Map<string, PoolScope> = new Map();
+
+  constructor(context: (scope: CacheScope) => object | undefined) {
+    this.#context = context;
+  }
+
+  /** How many live scopes the pool has carried. */
+  get size(): number {
+    return this.#scopes.size;
+  }
+
+  /** The record of a live scope, made (with its context, checked) the first time. */
+  of(state: ScopeState): PoolScope {
+    const known = this.#scopes.get(state.id);
+    if (known !== undefined) return known;
+    const context = this.#context(state.handle);
+    if (context !== undefined && (typeof context !== "object" || context === null)) {
+      throw new TypeError(
+        `Cannot carry cache scope ${state.id} into a worker: context must return an object or undefined, received ${
+          describe(context)
+        }`,
+      );
+    }
+    try {
+      structuredClone(context);
+    } catch (cause) {
+      throw notCloneableError(
+        `carry cache scope ${state.id} into a worker`,
+        "its context is",
+        cause,
+      );
+    }
+    const scope: PoolScope = { id: state.id, state, context, workers: new Set() };
+    this.#scopes.set(state.id, scope);
+    state.onEnd(() => this.#end(scope));
+    return scope;
+  }
+
+  /** The scope with this id, if it is still alive (a worker's lookup names it by id). */
+  live(id: string): ScopeState | undefined {
+    const known = this.#scopes.get(id);
+    return known === undefined || known.state.ended ? undefined : known.state;
+  }
+
+  /** Opens the scope in `worker` the first time one of its tasks goes there. */
+  carryInto(worker: PoolWorker, scope: PoolScope): void {
+    if (worker.scopes.has(scope.id)) return;
+    worker.post({ type: "open", scope: scope.id, context: scope.context });
+    worker.scopes.add(scope.id);
+    scope.workers.add(worker);
+  }
+
+  /** A stopped worker holds nothing any more. */
+  forget(worker: PoolWorker): void {
+    for (const id of worker.scopes) this.#scopes.get(id)?.workers.delete(worker);
+  }
+
+  clear(): void {
+    this.#scopes.clear();
+  }
+
+  #end(scope: PoolScope): void {
+    this.#scopes.delete(scope.id);
+    for (const worker of scope.workers) {
+      worker.scopes.delete(scope.id);
+      worker.post({ type: "end", scope: scope.id });
+    }
+    scope.workers.clear();
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The pool behind {@linkcode createWorkerPool} and {@linkcode spawnWorker}: a queue of jobs,
+ * the workers, and the scopes carried into them.
+ */
+import type {
+  MapOptions,
+  RunOptions,
+  TaskMap,
+  WorkerPool,
+  WorkerPoolStats,
+} from "../worker_pool_api.ts";
+import { reviveError } from "../_error_transfer.ts";
+import { storage } from "../../core/_scope_state.ts";
+import { type Job, type PoolScope, PoolWorker } from "./_pool_worker.ts";
+import { mapInLanes } from "./_map_in_lanes.ts";
+import {
+  noWorkersError,
+  noWorkerStartedError,
+  poolDisposedError,
+  taskNotCloneableError,
+  workerCrashedError,
+  workerStartError,
+} from "./_pool_errors.ts";
+import { validMapOptions, type ValidOptions, validRunCall, validUrl } from "./_pool_options.ts";
+import { CarriedScopes } from "./_carried_scopes.ts";
+import type { ScopeState } from "../../core/_scope_state.ts";
+import { answerLookup, releasePeer, reportPending, reportSettled } from "./_shared_entries.ts";
+import type { FromWorker } from "../_protocol.ts";
+import { type StartThread, threadStarter } from "./_start_thread.ts";
+
+export class Pool<T extends TaskMap> implements WorkerPool<T> {
+  readonly size: number;
+  #url: URL;
+  #start: StartThread;
+  #maxQueue: number;
+  /** The workers; `undefined` marks a place whose worker failed to start (filled on `run`). */
+  #workers: (PoolWorker | undefined)[];
+  #queue: Job[] = [];
+  #running = 0;
+  #nextJob = 0;
+  #scopes: CarriedScopes;
+  /** For {@linkcode spawnWorker}: the scope every task runs in, whoever submits it. */
+  #bound: PoolScope | undefined;
+  #disposed = false;
+  #stopping: Set<Promise<void>> = new Set();
+
+  constructor(url: string | URL, options: ValidOptions, bound: ScopeState | undefined) {
+    const action = bound === undefined ? "create a worker pool" : "spawn a worker";
+    const start = threadStarter();
+    if (start === undefined) throw noWorkersError(action);
+    this.#start = start;
+    this.#url = validUrl(url, action);
+    this.size = options.size;
+    this.#maxQueue = options.maxQueue;
+    this.#scopes = new CarriedScopes(options.context);
+    // A Worker that exists may still refuse to start: workerd's node:worker_threads has one that
+    // throws "not implemented" when constructed, and Node's refuses a URL that is not file: or
+    // data:. Only constructing tells, so the workers start here, and a throw fails the creation
+    // with the runtime's error as the cause instead of failing each task later. The workers that
+    // did start are stopped: nothing would ever dispose of them.
+    const started: PoolWorker[] = [];
+    try {
+      while (started.length < this.size) started.push(this.#startWorker());
+    } catch (cause) {
+      const error = workerStartError(action, this.#url, cause);
+      for (const worker of started) void worker.stop(error);
+      throw error;
+    }
+    this.#workers = started;
+    if (bound !== undefined) {
+      this.#bound = this.#scopes.of(bound);
+      bound.onEnd(() => void this[Symbol.asyncDispose]());
+    }
+  }
+
+  run<K extends keyof T & string>(
+    task: K,
+    args: Parameters<T[K]>,
+    options?: RunOptions,
+  ): Promise<Awaited<ReturnType<T[K]>>> {
+    // Thrown inside the executor, every misuse becomes a rejection, as callers of an async
+    // API expect.
+    return new Promise((resolve, reject) => {
+      const signal = validRunCall(task, args, options);
+      if (this.#disposed) {
+        throw new TypeError(`Cannot run task ${JSON.stringify(task)}: the worker pool is disposed`);
+      }
+      signal?.throwIfAborted();
+      const idle = this.#workers.some((worker) => worker?.ready && worker.job === undefined);
+      if (!idle && this.#queue.length >= this.#maxQueue) {
+        throw new RangeError(
+          `Cannot queue task ${
+            JSON.stringify(task)
+          }: ${this.#queue.length} tasks are waiting already (maxQueue); await some of them or raise maxQueue`,
+        );
+      }
+      const job: Job = {
+        id: this.#nextJob++,
+        task,
+        args,
+        scope: this.#callerScope(),
+        signal,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        onAbort: undefined,
+        worker: undefined,
+      };
+      if (signal !== undefined) {
+        job.onAbort = () => this.#abort(job);
+        signal.addEventListener("abort", job.onAbort, { once: true });
+      }
+      this.#fillVacancies();
+      this.#queue.push(job);
+      this.#dispatch();
+    });
+  }
+
+  async map<K extends keyof T & string>(
+    task: K,
+    items: Iterable<Parameters<T[K]>[0]>,
+    options?: MapOptions,
+  ): Promise<Awaited<ReturnType<T[K]>>[]> {
+    const { concurrency, signal } = validMapOptions(options, task, this.size);
+    return await mapInLanes(
+      Array.from(items),
+      concurrency,
+      (item) => this.run(task, [item] as Parameters<T[K]>, { signal }),
+    );
+  }
+
+  async stats(): Promise<WorkerPoolStats> {
+    const live = this.#workers.filter((worker): worker is PoolWorker =>
+      worker !== undefined && !worker.dead
+    );
+    const workers = await Promise.all(live.map((worker) => worker.stats()));
+    return {
+      size: this.size,
+      queued: this.#queue.length,
+      running: this.#running,
+      scopes: this.#scopes.size,
+      workers,
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#disposed) {
+      this.#disposed = true;
+      for (const job of this.#queue.splice(0)) {
+        this.#end(job).reject(poolDisposedError(job.task, false));
+      }
+      const reason = new Error("the worker pool was disposed");
+      for (const worker of this.#workers) {
+        if (worker === undefined) continue;
+        const job = worker.job;
+        this.#stop(worker, reason, false);
+        job?.reject(poolDisposedError(job.task, true));
+      }
+      this.#scopes.clear();
+    }
+    await Promise.all(this.#stopping);
+  }
+
+  #startWorker(): PoolWorker {
+    return new PoolWorker(this.#start, this.#url, this.#receive, this.#crashed);
+  }
+
+  /** Fills the places of workers that failed to start, now that there is work for them. */
+  #fillVacancies(): void {
+    for (let i = 0; i < this.#workers.length; i++) this.#workers[i] ??= this.#startWorker();
+  }
+
+  #callerScope(): PoolScope | undefined {
+    if (this.#bound !== undefined) return this.#bound.state.ended ? undefined : this.#bound;
+    const state = storage.getStore()?.current;
+    return state === undefined || state.ended ? undefined : this.#scopes.of(state);
+  }
+
+  #dispatch(): void {
+    for (const worker of this.#workers) {
+      while (
+        this.#queue.length > 0 && worker !== undefined && worker.ready && !worker.dead &&
+        worker.job === undefined
+      ) {
+        this.#assign(worker, this.#queue.shift() as Job);
+      }
+    }
+  }
+
+  #assign(worker: PoolWorker, job: Job): void {
+    const scope = job.scope !== undefined && !job.scope.state.ended ? job.scope : undefined;
+    if (scope !== undefined) this.#scopes.carryInto(worker, scope);
+    try {
+      worker.post({ type: "task", id: job.id, task: job.task, args: job.args, scope: scope?.id });
+    } catch (cause) {
+      this.#end(job).reject(taskNotCloneableError(job.task, job.args, cause));
+      return;
+    }
+    worker.job = job;
+    job.worker = worker;
+    this.#running++;
+  }
+
+  /** The job leaves the pool: no longer running, and its abort listener is removed. */
+  #end(job: Job): Job {
+    if (job.worker !== undefined) {
+      if (job.worker.job === job) job.worker.job = undefined;
+      job.worker = undefined;
+      this.#running--;
+    }
+    if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
+    return job;
+  }
+
+  #receive = (worker: PoolWorker, message: FromWorker): void => {
+    switch (message.type) {
+      case "ready":
+        worker.ready = true;
+        return this.#dispatch();
+      case "done":
+      case "failed": {
+        const job = worker.job;
+        if (job === undefined || job.id !== message.id) return;
+        this.#end(job);
+        if (message.type === "done") job.resolve(message.value);
+        else {
+          job.reject(
+            reviveError(message.error, `task ${JSON.stringify(job.task)} in a worker of the pool`),
+          );
+        }
+        return this.#dispatch();
+      }
+      case "lookup":
+        return answerLookup(this.#scopes.live(message.scope), message.entry, worker);
+      case "pending":
+        return reportPending(worker, message.scope, message.entry);
+      case "settle":
+        return reportSettled(worker, message.scope, message.entry, message.outcome);
+      case "stats":
+        return worker.receivedStats(message.id, message.stats);
+      case "exit":
+        return worker.announcedExit(message.code);
+    }
+  };
+
+  #crashed = (worker: PoolWorker, error: Error): void => {
+    const job = worker.job;
+    const started = worker.ready;
+    this.#stop(worker, error, started);
+    job?.reject(workerCrashedError(job.task, error));
+    // A worker that never started is not replaced at once (a broken module would crash in a
+    // loop); when no worker is left to serve the queue, the queue gets the error.
+    if (!started && this.#workers.every((place) => place === undefined)) {
+      for (const queued of this.#queue.splice(0)) {
+        this.#end(queued).reject(noWorkerStartedError(queued.task, this.#url, error));
+      }
+    }
+    this.#dispatch();
+  };
+
+  #abort(job: Job): void {
+    const worker = job.worker;
+    if (worker !== undefined) {
+      this.#stop(worker, new Error(`task ${JSON.stringify(job.task)} was aborted`), true);
+    } else {
+      const queued = this.#queue.indexOf(job);
+      if (queued === -1) return;
+      this.#queue.splice(queued, 1);
+    }
+    this.#end(job).reject(job.signal?.reason);
+    this.#dispatch();
+  }
+
+  /**
+   * Stops a worker: its running job leaves the pool (the caller settles it), what it owned or
+   * waited for among shared entries is released, and its place gets a fresh worker or, if
+   * `replace` is false, stays empty.
+   */
+  #stop(worker: PoolWorker, reason: Error, replace: boolean): void {
+    if (worker.job !== undefined) this.#end(worker.job);
+    releasePeer(
+      worker,
+      new Error(
+        `Cannot finish a shared computation: the worker running it stopped (${reason.message})`,
+      ),
+    );
+    this.#scopes.forget(worker);
+    const stopping = worker.stop(reason);
+    this.#stopping.add(stopping);
+    stopping.finally(() => this.#stopping.delete(stopping));
+    const place = this.#workers.indexOf(worker);
+    if (place !== -1) {
+      this.#workers[place] = replace && !this.#disposed ? this.#startWorker() : undefined;
+    }
+  }
+}

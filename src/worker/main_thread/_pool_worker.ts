@@ -1,0 +1,158 @@
+/**
+ * One worker of a pool, as the main thread sees it: its thread, the channel that answers its
+ * blocking lookups, the task it runs, and the scopes it has been told about. As a
+ * {@linkcode Peer} it owns and waits for shared entries.
+ */
+import type { WorkerStats } from "../worker_pool_api.ts";
+import { notCloneableError } from "../../_errors.ts";
+import { serializeError } from "../_error_transfer.ts";
+import type { ScopeState } from "../../core/_scope_state.ts";
+import type { Peer, SharedEntry } from "./_shared_entries.ts";
+import {
+  type FromWorker,
+  type LookupAnswer,
+  nameOfEntry,
+  type Outcome,
+  type ToWorker,
+} from "../_protocol.ts";
+import type { StartThread, WorkerThread } from "./_start_thread.ts";
+
+/** A task on its way through the pool. */
+export interface Job {
+  readonly id: number;
+  readonly task: string;
+  readonly args: readonly unknown[];
+  /** The caller's scope, if one was current. */
+  readonly scope: PoolScope | undefined;
+  readonly signal: AbortSignal | undefined;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  /** The listener on `signal`, removed when the job ends. */
+  onAbort: (() => void) | undefined;
+  /** The worker running it, once dispatched. */
+  worker: PoolWorker | undefined;
+}
+
+/** A main-thread scope that this pool has carried into workers. */
+export interface PoolScope {
+  readonly id: string;
+  readonly context: object | undefined;
+  /** The workers that hold a copy of it, to be told when it ends. */
+  readonly workers: Set<PoolWorker>;
+  readonly state: ScopeState;
+}
+
+/** How long a worker's own "exit" message waits for the runtime's exit or error event. */
+const EXIT_GRACE_MS = 50;
+
+export class PoolWorker implements Peer {
+  waitingFor: SharedEntry | undefined;
+  readonly owned: Map<string, SharedEntry> = new Map();
+  /** Whether the worker's module called `serveTasks`. */
+  ready = false;
+  /** Whether the thread was stopped or died: nothing is sent to it any more. */
+  dead = false;
+  job: Job | undefined;
+  /** Ids of the scopes the worker holds a copy of. */
+  readonly scopes: Set<string> = new Set();
+  readonly #thread: WorkerThread;
+  readonly #flag: Int32Array;
+  readonly #port: MessagePort;
+  readonly #stats: Map<number, { resolve(stats: WorkerStats): void; reject(e: Error): void }> =
+    new Map();
+  #nextStats = 0;
+  readonly #onCrash: (worker: PoolWorker, error: Error) => void;
+
+  constructor(
+    start: StartThread,
+    url: URL,
+    onMessage: (worker: PoolWorker, message: FromWorker) => void,
+    onCrash: (worker: PoolWorker, error: Error) => void,
+  ) {
+    this.#onCrash = onCrash;
+    this.#thread = start(url, {
+      message: (data) => onMessage(this, data as FromWorker),
+      crash: (error) => onCrash(this, error),
+    });
+    const flag = new SharedArrayBuffer(4);
+    this.#flag = new Int32Array(flag);
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    this.post({ type: "init", flag, port: port2 }, [port2]);
+  }
+
+  /**
+   * The worker said it is ending itself. Node and Bun also report the exit as an event, and
+   * theirs says more (an uncaught error's message): it comes within a few milliseconds, so it
+   * gets that long to win. Deno reports nothing, and then this message is the only word of it.
+   */
+  announcedExit(code: number): void {
+    setTimeout(() => {
+      if (!this.dead) this.#onCrash(this, new Error(`the worker exited with code ${code}`));
+    }, EXIT_GRACE_MS);
+  }
+
+  /** Sends a message; it throws if the message does not clone. */
+  post(message: ToWorker, transfer?: Transferable[]): void {
+    if (!this.dead) this.#thread.post(message, transfer);
+  }
+
+  answer(answer: LookupAnswer, name: string): void {
+    if (this.dead) return;
+    try {
+      this.#port.postMessage(answer);
+    } catch (cause) {
+      const error = notCloneableError(`share the result of ${name} across threads`, "it is", cause);
+      this.#port.postMessage({ kind: "error", error: serializeError(error), async: false });
+    }
+    Atomics.add(this.#flag, 0, 1);
+    Atomics.notify(this.#flag, 0);
+  }
+
+  notify(entry: SharedEntry, outcome: Outcome): void {
+    const message: ToWorker = {
+      type: "settled",
+      scope: entry.table.scope,
+      entry: entry.id,
+      outcome,
+    };
+    try {
+      this.post(message);
+    } catch (cause) {
+      const error = notCloneableError(
+        `share the result of ${nameOfEntry(entry.id)} across threads`,
+        "it is",
+        cause,
+      );
+      this.post({ ...message, outcome: { ok: false, error: serializeError(error) } });
+    }
+  }
+
+  /** Asks the worker what it holds; answered after the task it runs, if any. */
+  stats(): Promise<WorkerStats> {
+    const id = this.#nextStats++;
+    return new Promise((resolve, reject) => {
+      this.#stats.set(id, { resolve, reject });
+      this.post({ type: "stats", id });
+    });
+  }
+
+  receivedStats(id: number, stats: WorkerStats): void {
+    this.#stats.get(id)?.resolve(stats);
+    this.#stats.delete(id);
+  }
+
+  /**
+   * Stops the thread. Any lookup it may be blocked on is answered first, so the thread is not
+   * left inside `Atomics.wait` whatever the runtime's `terminate` does there; the thread never
+   * reads that answer otherwise.
+   */
+  stop(reason: Error): Promise<void> {
+    this.answer({ kind: "compute", share: false }, "");
+    this.dead = true;
+    for (const waiter of this.#stats.values()) waiter.reject(reason);
+    this.#stats.clear();
+    this.#port.close();
+    return this.#thread.terminate();
+  }
+}

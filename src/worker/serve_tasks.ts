@@ -1,0 +1,134 @@
+import { serializeError } from "./_error_transfer.ts";
+import { Frame, storage } from "../core/_scope_state.ts";
+import { describe } from "../_errors.ts";
+import { connect, workerLink } from "./in_worker/_worker_link.ts";
+import type { FromWorker, ToWorker } from "./_protocol.ts";
+import type { TaskMap } from "./worker_pool_api.ts";
+import {
+  countTask,
+  endWorkerScope,
+  openWorkerScope,
+  workerScope,
+  workerStats,
+} from "./in_worker/_worker_scopes.ts";
+import { announceExit, type ParentChannel, parentChannel } from "./in_worker/_parent_channel.ts";
+
+let serving = false;
+
+/**
+ * Serves `tasks` to the {@linkcode createWorkerPool} pool (or {@linkcode spawnWorker}) that
+ * started this worker: call it once, at the top level of the worker's module.
+ *
+ * Each task runs inside the worker's copy of the calling request's scope: `currentScope()` has
+ * the caller's scope `id`, and its `request` is the context the pool carried (see the pool's
+ * `context` option). A task submitted with no scope runs with none. Cached functions of the
+ * core work per worker; the `perRequestCache` of `@reqcache/core/worker` shares entries with
+ * the main thread and the other workers.
+ *
+ * A worker runs one task at a time. A task may return a promise; the pool gets what it
+ * resolves to. A task that throws rejects the caller's promise with an error of the same name,
+ * message and stack.
+ *
+ * @typeParam T The task functions.
+ * @param tasks The tasks, by name.
+ * @returns `tasks`, so the module can export it and the main thread can type its pool with
+ * `createWorkerPool<typeof tasks>(url)` through a type-only import.
+ * @throws {TypeError} If this is not a worker thread, if it is called twice, or if a task is
+ * not a function.
+ *
+ * @example A worker module (outside a worker it throws, as here)
+ * ```ts
+ * import { perRequestCache, serveTasks } from "@reqcache/core/worker";
+ * import assert from "node:assert/strict";
+ *
+ * const score = perRequestCache((n: number) => n * n, { name: "score" });
+ * const tasks = { score, scoreAll: (ns: number[]) => ns.map((n) => score(n)) };
+ *
+ * // In tasks.ts, started by createWorkerPool: `export const tasks = serveTasks({ ... })`.
+ * assert.throws(() => serveTasks(tasks), TypeError);
+ * ```
+ */
+export function serveTasks<T extends TaskMap>(tasks: T): T {
+  if (typeof tasks !== "object" || tasks === null) {
+    throw new TypeError(
+      `Cannot serve tasks: tasks must be an object of functions, received ${describe(tasks)}`,
+    );
+  }
+  for (const [name, task] of Object.entries(tasks)) {
+    if (typeof task !== "function") {
+      throw new TypeError(
+        `Cannot serve tasks: task ${JSON.stringify(name)} must be a function, received ${
+          describe(task)
+        }`,
+      );
+    }
+  }
+  const channel = parentChannel();
+  if (channel === undefined) {
+    throw new TypeError(
+      "Cannot serve tasks: this is not a worker thread; start this module with createWorkerPool(url) or spawnWorker(url)",
+    );
+  }
+  if (serving) throw new TypeError("Cannot serve tasks: this worker serves tasks already");
+  serving = true;
+  const post = (message: FromWorker) => channel.post(message);
+  channel.listen((data) => receive(data as ToWorker, tasks, channel));
+  announceExit(post);
+  post({ type: "ready" });
+  return tasks;
+}
+
+function receive(message: ToWorker, tasks: TaskMap, channel: ParentChannel): void {
+  switch (message.type) {
+    case "init":
+      return connect(channel, message.flag, message.port);
+    case "open":
+      return openWorkerScope(message.scope, message.context);
+    case "end":
+      return endWorkerScope(message.scope);
+    case "task":
+      return void runTask(message, tasks, channel);
+    case "settled":
+      return workerLink()?.settled(message.scope, message.entry, message.outcome);
+    case "stats":
+      return channel.post({ type: "stats", id: message.id, stats: workerStats() });
+  }
+}
+
+async function runTask(
+  message: ToWorker & { type: "task" },
+  tasks: TaskMap,
+  channel: ParentChannel,
+): Promise<void> {
+  const { id, task } = message;
+  const post = (reply: FromWorker) => channel.post(reply);
+  const fn = Object.hasOwn(tasks, task) ? tasks[task] as (...args: unknown[]) => unknown : null;
+  if (fn === null) {
+    const served = Object.keys(tasks).map((name) => JSON.stringify(name)).join(", ");
+    const error = new RangeError(
+      `Cannot run task ${JSON.stringify(task)}: this worker has no such task; it serves ${served}`,
+    );
+    return post({ type: "failed", id, error: serializeError(error) });
+  }
+  // A run frame of the task's own: the request's scope if it is still alive here, else none,
+  // and never a scope left over from another task.
+  const scope = message.scope === undefined ? undefined : workerScope(message.scope);
+  let value: unknown;
+  try {
+    value = await storage.run(new Frame(scope, true), fn, ...message.args);
+  } catch (error) {
+    return post({ type: "failed", id, error: serializeError(error) });
+  } finally {
+    countTask();
+  }
+  try {
+    post({ type: "done", id, value });
+  } catch (cause) {
+    const error = new TypeError(
+      `Cannot return the result of task ${JSON.stringify(task)} from its worker: ${
+        (cause as Error).message
+      }`,
+    );
+    post({ type: "failed", id, error: serializeError(error) });
+  }
+}
