@@ -6,11 +6,16 @@
  * insertion order doubles as the recency order for `maxEntries`, so a bounded table costs one
  * `delete` + `set` per hit and nothing else.
  */
+import { TagIndex } from "./_tag_index.ts";
 
 /**
- * A stored result. `state` is {@linkcode READY} once `value` holds what the function returned;
+ * A stored result. `state` is {@linkcode READY} once `value` holds what the function returned
+ * (for a native promise: once it has settled and stays cached); {@linkcode PENDING} while
+ * `value` is a native promise that has not settled (a call that gets it is a join, not a hit);
  * {@linkcode COMPUTING} while the function runs synchronously for it; {@linkcode FAILED} if the
- * function threw and the entry could not be deleted (see `callAndStore`).
+ * function threw and the entry could not be deleted (see `callAndStore`); {@linkcode DROPPED}
+ * once it has left its table (invalidated, evicted, cleared), so that a late settle of its
+ * promise cannot bring it back.
  */
 export interface Entry {
   value: unknown;
@@ -18,10 +23,12 @@ export interface Entry {
 }
 
 /** Values of {@linkcode Entry.state}. */
-export type EntryState = 0 | 1 | 2;
+export type EntryState = 0 | 1 | 2 | 3 | 4;
 export const READY = 0 as const;
 export const COMPUTING = 1 as const;
 export const FAILED = 2 as const;
+export const PENDING = 3 as const;
+export const DROPPED = 4 as const;
 
 /** Interned key for calls that are not "one argument, no receiver": see `_call_key.ts`. */
 export interface CallKey {
@@ -37,18 +44,41 @@ export class EntryTable {
   readonly entries: Map<unknown, Entry> = new Map();
   /** Trie roots by call shape (arity, and whether a receiver leads the path). */
   readonly roots: Map<number, KeyNode> = new Map();
+  /** The tags of the entries that have some; made by the first tagged entry. */
+  tags: TagIndex | undefined;
+  /** Calls answered by a settled entry. */
   hits = 0;
+  /** Calls that ran the function and stored its result. */
   misses = 0;
+  /** Calls that received an entry whose promise was still pending. */
+  joins = 0;
 
   constructor(name: string) {
     this.name = name;
   }
 
-  /** Drops one entry and, for an interned key, its path in the trie. */
+  /** Drops one entry, its tags and, for an interned key, its path in the trie. */
   delete(key: unknown): boolean {
-    if (!this.entries.delete(key)) return false;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return false;
+    entry.state = DROPPED;
+    this.entries.delete(key);
+    this.tags?.forget(key);
     if (isCallKey(key)) forgetCallKey(this.roots, key);
     return true;
+  }
+
+  /** Records the tags of the entry just stored under `key`. */
+  tag(key: unknown, tags: readonly string[]): void {
+    if (tags.length > 0) (this.tags ??= new TagIndex()).add(key, tags);
+  }
+
+  /** Drops every entry that carries `tag`, and returns how many it dropped. */
+  invalidateTag(tag: string): number {
+    if (this.tags === undefined) return 0;
+    let dropped = 0;
+    for (const key of this.tags.keysWith(tag)) if (this.delete(key)) dropped++;
+    return dropped;
   }
 
   /** Drops the least recently used entries until at most `max` remain. */
@@ -59,21 +89,34 @@ export class EntryTable {
   }
 
   /**
-   * Drops a promise's entry when it rejects, but only if the entry is still that promise's:
-   * by then it may have been invalidated and stored anew, and the new one must survive. Only
-   * native promises are watched: calling `then` on another thenable may start its work.
+   * Follows an entry just stored that holds a native promise: it is {@linkcode PENDING} until
+   * the promise settles, then {@linkcode READY}; a rejection is dropped instead unless
+   * `keepsRejection(error)` says it stays. One reaction per promise serves both the join count
+   * and the rejection rule.
+   *
+   * Only an entry still PENDING changes: one that left the table meanwhile (invalidated, by tag
+   * too, evicted, cleared) is {@linkcode DROPPED}, and a late settle must neither store it back
+   * nor drop the entry stored anew under its key. Only native promises are watched: calling
+   * `then` on another thenable may start its work, so such an entry is READY (calls get hits).
    */
-  evictOnRejection(key: unknown, entry: Entry): void {
+  watch(key: unknown, entry: Entry, keepsRejection: (error: unknown) => boolean): void {
     if (!(entry.value instanceof Promise)) return;
-    entry.value.then(undefined, () => {
-      if (this.entries.get(key) === entry) this.delete(key);
+    entry.state = PENDING;
+    entry.value.then(() => {
+      if (entry.state === PENDING) entry.state = READY;
+    }, (error: unknown) => {
+      if (entry.state !== PENDING) return;
+      if (keepsRejection(error)) entry.state = READY;
+      else this.delete(key);
     });
   }
 
   clear(): number {
     const dropped = this.entries.size;
+    for (const entry of this.entries.values()) entry.state = DROPPED;
     this.entries.clear();
     this.roots.clear();
+    this.tags = undefined;
     return dropped;
   }
 }

@@ -91,6 +91,7 @@ export class ScopeState {
   tables: EntryTable[] = NO_TABLES;
   hits = 0;
   misses = 0;
+  joins = 0;
   ended = false;
   references = 1;
   /** The handle `currentScope()` returns: the one that opened the scope. */

@@ -1,23 +1,30 @@
 import type { ScopeState } from "./_scope_state.ts";
 
-/** Hits, misses and live entries of one cached function inside one scope. */
+/** Hits, misses, joins and live entries of one cached function inside one scope. */
 export interface FunctionStats {
   /** The function's `name` option, or its own name. */
   readonly name: string;
-  /** Calls answered from the scope's cache. */
+  /** Calls answered by a settled entry of the scope's cache. */
   readonly hits: number;
   /** Calls that ran the function and stored its result. */
   readonly misses: number;
+  /** Calls that received an entry whose promise was still pending (shared in flight). */
+  readonly joins: number;
   /** Entries the function holds in the scope now. */
   readonly entries: number;
 }
 
 /** What a scope's cache did so far: totals, and one row per cached function it has seen. */
 export interface CacheScopeStats {
-  /** Calls answered from the cache. */
+  /** Calls answered by a settled entry of the cache. */
   readonly hits: number;
   /** Calls that ran the function and stored its result. */
   readonly misses: number;
+  /**
+   * Calls that received an entry whose promise was still pending: they neither ran the function
+   * nor got a settled answer, so under concurrency `hits + misses + joins` is every cached call.
+   */
+  readonly joins: number;
   /** Entries the scope holds now, over all functions. */
   readonly entries: number;
   /** One row per cached function called in this scope, in the order the functions were made. */
@@ -76,7 +83,7 @@ export class CacheScope implements Disposable {
     return this.#released || this.#state.ended;
   }
 
-  /** A snapshot of hits, misses and entries, in total and per cached function. */
+  /** A snapshot of hits, misses, joins and entries, in total and per cached function. */
   get stats(): CacheScopeStats {
     const functions: FunctionStats[] = [];
     let entries = 0;
@@ -87,10 +94,12 @@ export class CacheScope implements Disposable {
         name: table.name,
         hits: table.hits,
         misses: table.misses,
+        joins: table.joins,
         entries: table.entries.size,
       });
     });
-    return { hits: this.#state.hits, misses: this.#state.misses, entries, functions };
+    const { hits, misses, joins } = this.#state;
+    return { hits, misses, joins, entries, functions };
   }
 
   /**

@@ -1,41 +1,23 @@
 import { storage } from "./_scope_state.ts";
 import { findKey, internKey } from "./_call_key.ts";
-import { COMPUTING, type Entry, type EntryTable, FAILED, READY } from "./_entry_table.ts";
+import {
+  COMPUTING,
+  DROPPED,
+  type Entry,
+  type EntryTable,
+  FAILED,
+  PENDING,
+  READY,
+} from "./_entry_table.ts";
 import { cycleError, describe } from "../_errors.ts";
 import { getValidOptions, type PerRequestCacheOptions } from "./_cache_options.ts";
+import { type CachedFunction, isDecoratorContext } from "./_cached_function.ts";
+import { callOutsideScope } from "./_outside_scope.ts";
+import { keepsRejection } from "./_rejection_policy.ts";
+import { tagsOfCall } from "./_tag_index.ts";
 import type { ScopeState } from "./_scope_state.ts";
 
-export type { PerRequestCacheOptions };
-
-/**
- * A function made by {@linkcode perRequestCache}: it is called like the original (parameters,
- * return type and `this` are the same) and has three methods that act on the current scope.
- *
- * @typeParam F The original function's type.
- */
-export type CachedFunction<F extends (...args: never[]) => unknown> = F & {
-  /**
-   * Drops the entry for these arguments in the current scope, and in the cached function this
-   * one wraps, if any. For a method, call it with the instance: `invalidate.call(obj, ...args)`.
-   *
-   * @returns Whether this function held an entry for the arguments.
-   */
-  invalidate(...args: Parameters<F>): boolean;
-  /**
-   * Drops all of this function's entries in the current scope (and those of the cached
-   * function it wraps, if any).
-   *
-   * @returns How many entries of this function were dropped.
-   */
-  clear(): number;
-  /**
-   * Stores `value` as the result for `args` in the current scope, unless an entry is there
-   * already (clear it with `invalidate` first to replace it).
-   *
-   * @returns Whether the value was stored: `false` outside any scope or over an entry.
-   */
-  prime(args: Parameters<F>, value: ReturnType<F>): boolean;
-};
+export type { CachedFunction, PerRequestCacheOptions };
 
 /** What a stacked cached function calls through to (rule: `invalidate` goes through). */
 interface Controls {
@@ -55,8 +37,10 @@ let functionCount = 0;
  * their number counts (`f(1)` is not `f(1, undefined)`); a receiver (`this`) is part of the
  * key. Nothing is serialized unless a `key` option does it.
  *
- * Promises: concurrent calls share the one in-flight promise; a rejected promise is dropped
- * so the next call retries (unless `cacheRejections`); a synchronous throw is never stored.
+ * Promises: concurrent calls share the one in-flight promise (they count as joins, not hits);
+ * a rejected promise is dropped so the next call retries (unless `cacheRejections` keeps it);
+ * a synchronous throw is never stored. `tags` lets `invalidateTags` drop entries of many
+ * functions at once, and `outsideScope` decides what a call with no open scope does.
  *
  * It is also a standard method decorator: `@perRequestCache` caches a method per request,
  * per instance and per arguments.
@@ -65,7 +49,7 @@ let functionCount = 0;
  * @param fn The function to cache.
  * @param options How to key, bound and name its entries.
  * @returns The cached function, with `invalidate`, `clear` and `prime`.
- * @throws {TypeError} If `fn` is not a function or an option has the wrong type or name.
+ * @throws {TypeError} If `fn` is not a function or an option has the wrong type, name or value.
  * @throws {RangeError} If `maxEntries` is not a positive integer or `Infinity`.
  *
  * @example One query per request
@@ -149,9 +133,11 @@ function cacheFunction(
       `Cannot create a per-request cache: fn must be a function, received ${describe(fn)}`,
     );
   }
-  const { key: keyOf, maxEntries, cacheRejections, name } = getValidOptions(options, fn);
+  const { key: keyOf, maxEntries, cacheRejections, tags: tagsOf, outsideScope, name } =
+    getValidOptions(options, fn);
   const index = functionCount++;
   const inner = controlsOf.get(fn);
+  const keepsRejectionOf = (error: unknown) => keepsRejection(cacheRejections, error, cached, name);
 
   // The hot path. A call with one key part and no receiver (one argument, or a `key` option)
   // is found with one store read, one array index and one Map lookup, and allocates nothing:
@@ -161,7 +147,10 @@ function cacheFunction(
   function cached(this: unknown): unknown {
     const args = arguments as unknown as unknown[]; // typed for `apply`; still `arguments`
     const scope = storage.getStore()?.current;
-    if (scope === undefined || scope.ended) return fn.apply(this, args);
+    if (scope === undefined || scope.ended) {
+      callOutsideScope(outsideScope, cached, name); // warns or throws, as configured
+      return fn.apply(this, args);
+    }
     let key: unknown;
     let parts: unknown[] | undefined; // for every other call, whose key is interned in a trie
     if (this === undefined && keyOf !== undefined) key = keyOf.apply(undefined, args);
@@ -174,11 +163,22 @@ function cacheFunction(
     const table = scope.tables[index];
     if (table !== undefined) {
       if (parts !== undefined) key = findKey(table, this, parts);
+      // Where a call is classified, one branch per outcome: hit (a settled entry), join (a
+      // promise still in flight), or, below, miss (callAndStore).
       const entry = table.entries.get(key);
       if (entry !== undefined) {
         if (entry.state === READY) {
           table.hits++;
           scope.hits++;
+          if (maxEntries !== Infinity) {
+            table.entries.delete(key);
+            table.entries.set(key, entry);
+          }
+          return entry.value;
+        }
+        if (entry.state === PENDING) {
+          table.joins++;
+          scope.joins++;
           if (maxEntries !== Infinity) {
             table.entries.delete(key);
             table.entries.set(key, entry);
@@ -200,10 +200,13 @@ function cacheFunction(
     key: unknown,
     parts: unknown[] | undefined,
   ): unknown {
+    const tags = tagsOfCall(tagsOf, args, name); // first: bad tags leave nothing stored
     const table = scope.table(index, name);
     if (parts !== undefined) key = internKey(table, receiver, parts);
     const entry: Entry = { value: undefined, state: COMPUTING };
     table.entries.set(key, entry);
+    // Tagged while it computes: invalidateTags reaches an entry whatever state it is in.
+    if (tags !== undefined) table.tag(key, tags);
     table.misses++;
     scope.misses++;
     let value: unknown;
@@ -218,15 +221,16 @@ function cacheFunction(
       throw error;
     }
     entry.value = value;
+    if (entry.state === DROPPED) return value; // invalidated while it ran: nothing to store
     entry.state = READY;
     settle(table, key, entry);
     return value;
   }
 
-  /** A ready entry is in the table: bound the table, and watch a promise for rejection. */
+  /** A ready entry is in the table: bound the table, and follow a promise until it settles. */
   function settle(table: EntryTable, key: unknown, entry: Entry): void {
     table.evictBeyond(maxEntries);
-    if (!cacheRejections) table.evictOnRejection(key, entry);
+    table.watch(key, entry, keepsRejectionOf);
   }
 
   /** What a call is keyed by, for `findKey`/`internKey`: its arguments, or the `key` option's. */
@@ -269,12 +273,14 @@ function cacheFunction(
         const scope = storage.getStore()?.current;
         if (scope === undefined || scope.ended) return false;
         const receiver = this === cached ? undefined : this;
+        const tags = tagsOfCall(tagsOf, args, name); // a primed entry is tagged like a computed one
         const table = scope.table(index, name);
         const key = internKey(table, receiver, partsOf(args));
         const existing = table.entries.get(key);
         if (existing !== undefined && existing.state !== FAILED) return false;
         const entry: Entry = { value, state: READY };
         table.entries.set(key, entry);
+        if (tags !== undefined) table.tag(key, tags);
         settle(table, key, entry);
         return true;
       },
@@ -286,9 +292,4 @@ function cacheFunction(
 /** A call's arguments as an array, from `listOf.apply(undefined, arguments)`. */
 function listOf(...args: unknown[]): unknown[] {
   return args;
-}
-
-function isDecoratorContext(value: unknown): value is ClassMethodDecoratorContext {
-  return typeof value === "object" && value !== null && "kind" in value &&
-    "addInitializer" in value;
 }

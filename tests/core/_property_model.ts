@@ -29,15 +29,27 @@ export interface FnSpec {
   wraps?: number;
   key?: (...args: unknown[]) => unknown;
   maxEntries?: number;
+  tags?: (...args: unknown[]) => string[];
 }
+
+/** The tags `specsFor`'s functions give their entries, and one that none gives. */
+export const tagVocabulary: readonly string[] = [
+  "all",
+  "arity:0",
+  "arity:1",
+  "arity:2",
+  "stacked",
+  "none",
+];
 
 export function specsFor(maxEntries: number): FnSpec[] {
   return [
-    { name: "plain" },
+    { name: "plain", tags: (...args) => ["all", `arity:${args.length}`] },
     { name: "bounded", maxEntries },
-    { name: "keyed", key: (...args) => args[0] },
-    { name: "method", maxEntries: maxEntries + 1 },
-    { name: "stacked", wraps: 0 },
+    // Keyed by the first argument but tagged by arity: the tags of the call that missed count.
+    { name: "keyed", key: (...args) => args[0], tags: (...args) => [`arity:${args.length}`] },
+    { name: "method", maxEntries: maxEntries + 1, tags: (...args) => args.length ? ["all"] : [] },
+    { name: "stacked", wraps: 0, tags: () => ["stacked", "all", "stacked"] },
   ];
 }
 
@@ -69,6 +81,7 @@ export interface ModelEntry {
   receiver: unknown;
   parts: unknown[];
   value: string;
+  tags: readonly string[];
 }
 
 /** What the README says a program does. */
@@ -102,8 +115,9 @@ export class Model {
       }
       table.misses++;
       scope.misses++;
+      const tags = this.specs[fn].tags?.(...args) ?? [];
       const value = this.run(scope, fn, receiver, args);
-      table.entries.push({ receiver, parts, value });
+      table.entries.push({ receiver, parts, value, tags });
       this.evict(fn, table.entries);
       return value;
     }
@@ -139,6 +153,17 @@ export class Model {
     return entries.splice(0).length;
   }
 
+  /** README, "Invalidation": every entry of every function carrying any of the tags. */
+  invalidateTags(scope: ModelScope | undefined, tags: readonly string[]): number {
+    let dropped = 0;
+    for (const table of scope?.tables.values() ?? []) {
+      const kept = table.entries.filter((e) => !e.tags.some((tag) => tags.includes(tag)));
+      dropped += table.entries.length - kept.length;
+      table.entries.splice(0, Infinity, ...kept);
+    }
+    return dropped;
+  }
+
   prime(
     scope: ModelScope | undefined,
     fn: number,
@@ -150,7 +175,7 @@ export class Model {
     const parts = this.partsOf(fn, args);
     const table = scope.table(fn);
     if (scope.find(fn, receiver, parts) >= 0) return [false, value];
-    table.entries.push({ receiver, parts, value });
+    table.entries.push({ receiver, parts, value, tags: this.specs[fn].tags?.(...args) ?? [] });
     this.evict(fn, table.entries);
     return [true, value];
   }
@@ -163,10 +188,11 @@ export class Model {
         name: this.specs[fn].name,
         hits: t.hits,
         misses: t.misses,
+        joins: 0, // the model's functions are synchronous: nothing is ever in flight
         entries: t.entries.length,
       };
     });
-    return { hits: scope.hits, misses: scope.misses, entries, functions };
+    return { hits: scope.hits, misses: scope.misses, joins: 0, entries, functions };
   }
 }
 

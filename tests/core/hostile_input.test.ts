@@ -177,13 +177,19 @@ test("prototype-polluting names as the name option or the function's name give r
     assert.deepEqual(
       rows.map((row) => ({ ...row })),
       [
-        ...pollutingNames.map((name, i) => ({ name, hits: 1, misses: 1 + i, entries: 1 + i })),
-        ...pollutingNames.map((name) => ({ name, hits: 0, misses: 1, entries: 1 })),
+        ...pollutingNames.map((name, i) => ({
+          name,
+          hits: 1,
+          misses: 1 + i,
+          joins: 0,
+          entries: 1 + i,
+        })),
+        ...pollutingNames.map((name) => ({ name, hits: 0, misses: 1, joins: 0, entries: 1 })),
       ],
     );
     for (const row of rows) {
       assert.equal(Object.getPrototypeOf(row), Object.prototype);
-      assert.deepEqual(Object.keys(row), ["name", "hits", "misses", "entries"]);
+      assert.deepEqual(Object.keys(row), ["name", "hits", "misses", "joins", "entries"]);
     }
     assert.equal(JSON.parse(JSON.stringify(scope.stats)).functions.length, rows.length);
   });

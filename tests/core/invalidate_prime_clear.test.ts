@@ -157,7 +157,13 @@ test("stats count hits, misses and entries in total and per function", () => {
     const stats = scope.stats;
     assert.deepEqual([stats.hits, stats.misses, stats.entries], [3, 3, 3]);
     const byName = Object.fromEntries(stats.functions.map((f) => [f.name, f]));
-    assert.deepEqual(byName.getUser, { name: "getUser", hits: 1, misses: 2, entries: 2 });
-    assert.deepEqual(byName.anonymous, { name: "anonymous", hits: 2, misses: 1, entries: 1 });
+    assert.deepEqual(byName.getUser, { name: "getUser", hits: 1, misses: 2, joins: 0, entries: 2 });
+    assert.deepEqual(byName.anonymous, {
+      name: "anonymous",
+      hits: 2,
+      misses: 1,
+      joins: 0,
+      entries: 1,
+    });
   });
 });

@@ -38,7 +38,7 @@ test("options are checked by name and type", () => {
   assert.throws(() => create(() => 1, { maxEntry: 10 }), {
     name: "TypeError",
     message:
-      'Cannot create a per-request cache: unknown option "maxEntry"; the options are key, maxEntries, cacheRejections, name',
+      'Cannot create a per-request cache: unknown option "maxEntry"; the options are key, maxEntries, cacheRejections, tags, outsideScope, name',
   });
   assert.throws(() => create(() => 1, "fast"), {
     name: "TypeError",
@@ -53,7 +53,7 @@ test("options are checked by name and type", () => {
   assert.throws(() => create(() => 1, { cacheRejections: "yes" }), {
     name: "TypeError",
     message:
-      'Cannot create a per-request cache: cacheRejections must be a boolean, received the string "yes"',
+      'Cannot create a per-request cache: cacheRejections must be a boolean or a predicate of the error, received the string "yes"',
   });
   assert.throws(() => create(() => 1, { name: "" }), {
     name: "TypeError",

@@ -1,15 +1,22 @@
 /**
- * Property test: random programs of calls, invalidations, primes, clears, nested scopes and
- * disposals across concurrent scopes, run against the library and against the reference model in
- * `_property_model.ts`, which must agree on every result, every run of the wrapped function, and
- * every stats row.
+ * Property test: random programs of calls, invalidations (by arguments and by tag), primes,
+ * clears, nested scopes and disposals across concurrent scopes, run against the library and
+ * against the reference model in `_property_model.ts`, which must agree on every result, every
+ * run of the wrapped function, and every stats row.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { currentScope, openCacheScope, perRequestCache } from "../../mod.ts";
+import { currentScope, invalidateTags, openCacheScope, perRequestCache } from "../../mod.ts";
 import { endLane, type RealLane, startLane } from "./_property_lanes.ts";
-import { Model, type ModelLane, ModelScope, seed, specsFor } from "./_property_model.ts";
+import {
+  Model,
+  type ModelLane,
+  ModelScope,
+  seed,
+  specsFor,
+  tagVocabulary,
+} from "./_property_model.ts";
 
 const receiverA = { receiver: "A" };
 const receiverB = { receiver: "B" };
@@ -48,6 +55,7 @@ type CallOp = {
 type Op =
   | CallOp
   | { kind: "clear"; lane: number; fn: number }
+  | { kind: "invalidateTags"; lane: number; tags: string[] }
   | { kind: "open"; lane: number; request: "own" | "other" | "none" }
   | { kind: "close"; lane: number }
   | { kind: "end"; lane: number }
@@ -90,6 +98,14 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({
+      kind: fc.constant("invalidateTags" as const),
+      lane,
+      tags: fc.array(fc.constantFrom(...tagVocabulary), { maxLength: 3 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
       kind: fc.constant("open" as const),
       lane,
       request: fc.constantFrom("own" as const, "other" as const, "none" as const),
@@ -128,7 +144,8 @@ test("random programs over concurrent scopes agree with the model: results, runs
                 return `${spec.name}#${++realRuns[i]}`;
               }
               : fns[spec.wraps];
-            const options = { name: spec.name, key: spec.key, maxEntries: spec.maxEntries };
+            const { name, key, maxEntries, tags } = spec;
+            const options = { name, key, maxEntries, tags };
             fns.push(perRequestCache(body, options) as (...args: unknown[]) => unknown);
           }
           type Cached = ReturnType<typeof perRequestCache<(...args: unknown[]) => unknown>>;
@@ -188,6 +205,11 @@ test("random programs over concurrent scopes agree with the model: results, runs
                 case "clear": {
                   const dropped = await lane.jobs.ask(() => cached[op.fn].clear());
                   check(where, dropped, model.clear(m.current, op.fn));
+                  break;
+                }
+                case "invalidateTags": {
+                  const dropped = await lane.jobs.ask(() => invalidateTags(...op.tags));
+                  check(where, dropped, model.invalidateTags(m.current, op.tags));
                   break;
                 }
                 case "open": {
