@@ -85,6 +85,8 @@ export interface BurstRow {
   status: number;
   hits: number;
   misses: number;
+  /** Calls that shared a lookup still in flight. */
+  joins: number;
 }
 
 /** What a burst did, in all. */
@@ -92,13 +94,13 @@ export interface BurstResult {
   rows: BurstRow[];
   /** Queries the store ran for the burst. */
   queries: number;
-  /** Cached calls the handlers made (hits + misses). */
+  /** Cached calls the handlers made (hits + misses + joins). */
   calls: number;
 }
 
 /**
- * Sends `requests` concurrent requests to `url` (the app's base URL) and collects the hits and
- * misses each one reports in its `Server-Timing` header.
+ * Sends `requests` concurrent requests to `url` (the app's base URL) and collects the hits,
+ * misses and joins each one reports in its `Server-Timing` header.
  */
 export async function burst(url: string, requests = 12): Promise<BurstResult> {
   const viewers = [...store.users.keys()];
@@ -117,7 +119,8 @@ export async function burst(url: string, requests = 12): Promise<BurstResult> {
       throw new Error(`Request ${i + 1} for ${viewer} was answered for ${body.viewer}`);
     }
     const timing = response.headers.get("server-timing") ?? "";
-    const [, hits = "0", misses = "0"] = /hits=(\d+) misses=(\d+)/.exec(timing) ?? [];
+    const [, hits = "0", misses = "0", joins = "0"] =
+      /hits=(\d+) misses=(\d+) joins=(\d+)/.exec(timing) ?? [];
     return {
       request: i + 1,
       viewer,
@@ -125,16 +128,17 @@ export async function burst(url: string, requests = 12): Promise<BurstResult> {
       status: response.status,
       hits: Number(hits),
       misses: Number(misses),
+      joins: Number(joins),
     };
   }));
   const queries = store.queries.users + store.queries.roles - before;
-  const calls = rows.reduce((sum, row) => sum + row.hits + row.misses, 0);
+  const calls = rows.reduce((sum, row) => sum + row.hits + row.misses + row.joins, 0);
   return { rows, queries, calls };
 }
 
 /** The burst as a table, and the totals under it. */
 export function formatBurst({ rows, queries, calls }: BurstResult): string {
-  const header = ["request", "viewer", "path", "status", "hits", "misses"];
+  const header = ["request", "viewer", "path", "status", "hits", "misses", "joins"];
   const cells = rows.map((row) => header.map((name) => String(row[name as keyof BurstRow])));
   const widths = header.map((name, i) =>
     Math.max(name.length, ...cells.map((row) => row[i].length))

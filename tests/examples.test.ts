@@ -11,14 +11,14 @@ test("the demo serves its app and every request of a burst gets its own cache", 
   for (const row of result.rows) {
     assert.equal(row.status, 200, `request ${row.request}`);
     // Ten cached calls per page; at most three distinct lookups (viewer, owner, role).
-    assert.equal(row.hits + row.misses, 10, `request ${row.request}`);
+    assert.equal(row.hits + row.misses + row.joins, 10, `request ${row.request}`);
     assert.ok(row.misses >= 2 && row.misses <= 3, `request ${row.request}: ${row.misses} misses`);
   }
   // Every miss is one query, and nothing else queried the store.
   const misses = result.rows.reduce((sum, row) => sum + row.misses, 0);
   assert.equal(result.queries, misses);
   assert.equal(store.queries.users + store.queries.roles - before, misses);
-  assert.match(formatBurst(result), /^request +viewer +path +status +hits +misses\n/);
+  assert.match(formatBurst(result), /^request +viewer +path +status +hits +misses +joins\n/);
 });
 
 test("`demo.ts` with no flag prints the burst's table and stops its server", async () => {

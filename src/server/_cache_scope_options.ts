@@ -17,8 +17,8 @@ export interface CacheScopeOptions {
    */
   waitForBody?: boolean;
   /**
-   * Add a `Server-Timing: reqcache;desc="hits=H misses=M"` header with the request's cache
-   * hits and misses up to the moment the handler returned.
+   * Add a `Server-Timing: reqcache;desc="hits=H misses=M joins=J"` header with the request's
+   * cache hits, misses and joins up to the moment the handler returned.
    *
    * @default {false}
    */

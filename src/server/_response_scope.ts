@@ -104,10 +104,13 @@ function trackedBody(
   });
 }
 
-/** Adds `Server-Timing: reqcache;desc="hits=H misses=M"`, copying the response if it is immutable. */
+/**
+ * Adds `Server-Timing: reqcache;desc="hits=H misses=M joins=J"`, copying the response if it is
+ * immutable.
+ */
 function withServerTiming(response: Response, handle: CacheScope): Response {
-  const { hits, misses } = handle.stats;
-  const value = `reqcache;desc="hits=${hits} misses=${misses}"`;
+  const { hits, misses, joins } = handle.stats;
+  const value = `reqcache;desc="hits=${hits} misses=${misses} joins=${joins}"`;
   try {
     response.headers.append("Server-Timing", value);
     return response;

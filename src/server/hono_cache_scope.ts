@@ -62,7 +62,7 @@ export type CacheScopeMiddleware = (c: HonoContextLike, next: () => Promise<void
  *
  * const response = await app.request("/users/42");
  * assert.deepEqual(await response.json(), { id: "42", query: 1 });
- * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1"');
+ * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1 joins=0"');
  * ```
  */
 export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {

@@ -60,7 +60,7 @@ export type FetchHandler<
  *
  * const response = await handler(new Request("http://localhost/"));
  * assert.deepEqual(await response.json(), { same: true });
- * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1"');
+ * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1 joins=0"');
  * ```
  */
 export function withCacheScope<

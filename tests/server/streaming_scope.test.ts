@@ -347,7 +347,7 @@ for (const kind of servers) {
     assert.deepEqual(hono.events, ["scope ended", "callback after the end"]);
   });
 
-  test(`${kind}: serverTiming adds the hits and misses up to the handler's return`, async () => {
+  test(`${kind}: serverTiming adds the hits, misses and joins up to the handler's return`, async () => {
     const { chunk } = parts();
     const handler = withCacheScope(async (_request: Request) => {
       await chunk(0);
@@ -358,7 +358,10 @@ for (const kind of servers) {
     await against(kind, handler, async (url) => {
       const response = await fetch(url);
       assert.equal(await response.text(), "ok");
-      assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=3 misses=3"');
+      assert.equal(
+        response.headers.get("server-timing"),
+        'reqcache;desc="hits=3 misses=3 joins=0"',
+      );
     });
 
     const app = new Hono().use(cacheScope({ serverTiming: true }));
@@ -372,7 +375,7 @@ for (const kind of servers) {
       assert.equal(await response.text(), "ok");
       assert.equal(
         response.headers.get("server-timing"),
-        'db;dur=12, reqcache;desc="hits=0 misses=2"',
+        'db;dur=12, reqcache;desc="hits=0 misses=2 joins=0"',
       );
     });
   });

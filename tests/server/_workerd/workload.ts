@@ -27,12 +27,14 @@ export interface Report {
   token: string;
   /** The token inside every value a cached function gave the handler, and where it was read. */
   reads: [ReadPlace, string][];
-  /** Calls the handler made to cached functions in its own scope, hits included. */
+  /** Calls the handler made to cached functions in its own scope, hits and joins included. */
   calls: number;
   /** The scope the wrapper (or middleware) opened, as `currentScope()` showed it at the start. */
   scopeId: string | null;
   hits: number;
   misses: number;
+  /** Calls that shared an entry still in flight. */
+  joins: number;
   entries: number;
   /** Named checks of the nesting rules; each must be true. */
   checks: Record<string, boolean>;
@@ -219,8 +221,9 @@ export function workload(delay: Delay): {
     reads.push(["self", flags.token]);
     calls++;
 
-    const { hits, misses, entries } = scope.stats;
-    return { token, reads, calls, scopeId: wrapper?.id ?? null, hits, misses, entries, checks };
+    const { hits, misses, joins, entries } = scope.stats;
+    const scopeId = wrapper?.id ?? null;
+    return { token, reads, calls, scopeId, hits, misses, joins, entries, checks };
   }
 
   /**
