@@ -1,6 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openCacheScope, perRequestCache, runInCacheScope } from "../../mod.ts";
+import {
+  configureCache,
+  type ConfigureCacheOptions,
+  invalidateTags,
+  openCacheScope,
+  perRequestCache,
+  runInCacheScope,
+} from "../../mod.ts";
 
 const create = (fn: unknown, options?: unknown) =>
   perRequestCache(fn as () => unknown, options as Record<string, never>);
@@ -112,4 +119,54 @@ test("the decorator refuses what is not a method", () => {
         "Cannot decorate total with @perRequestCache: it is a getter, and only methods can be cached",
     },
   );
+});
+
+test("tags must be a function, and outsideScope one of its three values", () => {
+  assert.throws(() => create(() => 1, { tags: ["user:1"] }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request cache: tags must be a function of the arguments that returns an array of strings, received an object",
+  });
+  for (const [bad, shown] of [["strict", 'the string "strict"'], [true, "boolean true"]]) {
+    assert.throws(() => create(() => 1, { outsideScope: bad }), {
+      name: "TypeError",
+      message:
+        `Cannot create a per-request cache: outsideScope must be "run", "warn" or "throw", received ${shown}`,
+    });
+  }
+  assert.throws(() => create(() => 1, { cacheRejections: 1 }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request cache: cacheRejections must be a boolean or a predicate of the error, received number 1",
+  });
+});
+
+test("configureCache checks its options by name and value", () => {
+  const configure = (options: unknown) => configureCache(options as ConfigureCacheOptions);
+  assert.throws(() => configure({ outsideScopes: "throw" }), {
+    name: "TypeError",
+    message:
+      'Cannot configure the cache: unknown option "outsideScopes"; the options are outsideScope',
+  });
+  assert.throws(() => configure({ outsideScope: "error" }), {
+    name: "TypeError",
+    message:
+      'Cannot configure the cache: outsideScope must be "run", "warn" or "throw", received the string "error"',
+  });
+  assert.throws(() => configure(undefined), {
+    name: "TypeError",
+    message: "Cannot configure the cache: options must be an object, received undefined",
+  });
+});
+
+test("invalidateTags names a tag that is not a string", () => {
+  const invalidate = (...tags: unknown[]) => invalidateTags(...(tags as string[]));
+  assert.throws(() => invalidate("user:1", 42), {
+    name: "TypeError",
+    message: "Cannot invalidate tags: tag 2 must be a string, received number 42",
+  });
+  assert.throws(() => runInCacheScope({}, () => invalidate(["user:1"])), {
+    name: "TypeError",
+    message: "Cannot invalidate tags: tag 1 must be a string, received an object",
+  });
 });
