@@ -97,11 +97,14 @@ function globalMemoized(id: number): User {
   return value;
 }
 
-/** Inside a fresh scope for `request`, after `prime` stored what the body will hit. */
-function inCacheScope(prime: () => void): Case["within"] {
+/**
+ * Inside a fresh scope for `request`, after `prime` stored what the body will hit, and after
+ * a promise it stored has settled: a call that shares a pending promise is a join, not a hit.
+ */
+function inCacheScope(prime: () => unknown): Case["within"] {
   return (work) =>
     runInCacheScope(request, async () => {
-      prime();
+      await prime();
       return await work();
     });
 }
