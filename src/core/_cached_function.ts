@@ -1,4 +1,7 @@
-/** The type of what {@linkcode perRequestCache} returns, and how its decorator form is told apart. */
+/**
+ * The type of what {@linkcode perRequestCache} returns, how a stacked one reaches the one it
+ * wraps, and how the decorator form is told apart.
+ */
 
 /**
  * A function made by {@linkcode perRequestCache}: it is called like the original (parameters,
@@ -35,3 +38,12 @@ export function isDecoratorContext(value: unknown): value is ClassMethodDecorato
   return typeof value === "object" && value !== null && "kind" in value &&
     "addInitializer" in value;
 }
+
+/** What a stacked cached function calls through to (rule: `invalidate` goes through). */
+export interface Controls {
+  invalidate(receiver: unknown, args: unknown[]): boolean;
+  clear(): number;
+}
+
+/** The controls of every cached function, by the function. */
+export const controlsOf: WeakMap<object, Controls> = new WeakMap();

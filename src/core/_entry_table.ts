@@ -61,8 +61,10 @@ export class EntryTable {
   delete(key: unknown): boolean {
     const entry = this.entries.get(key);
     if (entry === undefined) return false;
-    entry.state = DROPPED;
     this.entries.delete(key);
+    // Marked only once it has left: a delete cut short (a stack overflow) keeps a FAILED entry
+    // FAILED, which the next call runs again (see callAndStore).
+    entry.state = DROPPED;
     this.tags?.forget(key);
     if (isCallKey(key)) forgetCallKey(this.roots, key);
     return true;

@@ -1,17 +1,14 @@
 import { storage } from "./_scope_state.ts";
 import { findKey, internKey } from "./_call_key.ts";
-import {
-  COMPUTING,
-  DROPPED,
-  type Entry,
-  type EntryTable,
-  FAILED,
-  PENDING,
-  READY,
-} from "./_entry_table.ts";
+import { COMPUTING, DROPPED, type Entry, type EntryTable, FAILED, READY } from "./_entry_table.ts";
 import { cycleError, describe } from "../_errors.ts";
 import { getValidOptions, type PerRequestCacheOptions } from "./_cache_options.ts";
-import { type CachedFunction, isDecoratorContext } from "./_cached_function.ts";
+import {
+  type CachedFunction,
+  type Controls,
+  controlsOf,
+  isDecoratorContext,
+} from "./_cached_function.ts";
 import { callOutsideScope } from "./_outside_scope.ts";
 import { keepsRejection } from "./_rejection_policy.ts";
 import { tagsOfCall } from "./_tag_index.ts";
@@ -19,13 +16,6 @@ import type { ScopeState } from "./_scope_state.ts";
 
 export type { CachedFunction, PerRequestCacheOptions };
 
-/** What a stacked cached function calls through to (rule: `invalidate` goes through). */
-interface Controls {
-  invalidate(receiver: unknown, args: unknown[]): boolean;
-  clear(): number;
-}
-
-const controlsOf = new WeakMap<object, Controls>();
 let functionCount = 0;
 
 /**
@@ -147,10 +137,7 @@ function cacheFunction(
   function cached(this: unknown): unknown {
     const args = arguments as unknown as unknown[]; // typed for `apply`; still `arguments`
     const scope = storage.getStore()?.current;
-    if (scope === undefined || scope.ended) {
-      callOutsideScope(outsideScope, cached, name); // warns or throws, as configured
-      return fn.apply(this, args);
-    }
+    if (scope === undefined || scope.ended) return uncached.apply(this, args as []);
     let key: unknown;
     let parts: unknown[] | undefined; // for every other call, whose key is interned in a trie
     if (this === undefined && keyOf !== undefined) key = keyOf.apply(undefined, args);
@@ -163,8 +150,8 @@ function cacheFunction(
     const table = scope.tables[index];
     if (table !== undefined) {
       if (parts !== undefined) key = findKey(table, this, parts);
-      // Where a call is classified, one branch per outcome: hit (a settled entry), join (a
-      // promise still in flight), or, below, miss (callAndStore).
+      // Where a call is classified, one branch per outcome: a hit (READY, a settled entry), a
+      // join (a promise still in flight, `join`), or a miss (`callAndStore`).
       const entry = table.entries.get(key);
       if (entry !== undefined) {
         if (entry.state === READY) {
@@ -176,20 +163,32 @@ function cacheFunction(
           }
           return entry.value;
         }
-        if (entry.state === PENDING) {
-          table.joins++;
-          scope.joins++;
-          if (maxEntries !== Infinity) {
-            table.entries.delete(key);
-            table.entries.set(key, entry);
-          }
-          return entry.value;
-        }
-        if (entry.state === COMPUTING) throw cycleError(name);
+        if (entry.state !== FAILED) return join(scope, table, key, entry); // or a cycle
         table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
       }
     }
     return callAndStore(scope, this, listOf.apply(undefined, args), key, parts);
+  }
+
+  /** A call with no open scope: warns or throws as `outsideScope` says, or runs uncached. */
+  function uncached(this: unknown): unknown {
+    callOutsideScope(outsideScope, cached, name);
+    return fn.apply(this, arguments as unknown as unknown[]);
+  }
+
+  /**
+   * A join: a PENDING entry's promise has not settled, and the call shares it (a COMPUTING one
+   * is a cycle). Out of line, as V8 inlines `cached` into its callers only below a bytecode size.
+   */
+  function join(scope: ScopeState, table: EntryTable, key: unknown, entry: Entry): unknown {
+    if (entry.state === COMPUTING) throw cycleError(name);
+    table.joins++;
+    scope.joins++;
+    if (maxEntries !== Infinity) {
+      table.entries.delete(key);
+      table.entries.set(key, entry);
+    }
+    return entry.value;
   }
 
   /** A miss: `key` is the call's key, unless `parts` is given to intern the key from. */
@@ -205,8 +204,7 @@ function cacheFunction(
     if (parts !== undefined) key = internKey(table, receiver, parts);
     const entry: Entry = { value: undefined, state: COMPUTING };
     table.entries.set(key, entry);
-    // Tagged while it computes: invalidateTags reaches an entry whatever state it is in.
-    if (tags !== undefined) table.tag(key, tags);
+    if (tags !== undefined) table.tag(key, tags); // now: invalidateTags reaches it in flight
     table.misses++;
     scope.misses++;
     let value: unknown;
