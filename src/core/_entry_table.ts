@@ -109,7 +109,7 @@ export class EntryTable {
     }, (error: unknown) => {
       if (entry.state !== PENDING) return;
       if (keepsRejection(error)) entry.state = READY;
-      else this.delete(key);
+      else if (this.entries.get(key) === entry) this.delete(key);
     });
   }
 
