@@ -60,7 +60,8 @@ export type FetchHandler<
  *
  * const response = await handler(new Request("http://localhost/"));
  * assert.deepEqual(await response.json(), { same: true });
- * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1 joins=0"');
+ * // The second call shared the first one's promise in flight: a join.
+ * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=0 misses=1 joins=1"');
  * ```
  */
 export function withCacheScope<
