@@ -44,6 +44,9 @@ const WRAP = "withCacheScope(app.fetch) + 1 cached call";
 // public way to learn whether a body is a stream the handler built is the `body` getter, which
 // makes a stream of a fixed body.
 const BODY_FLOOR = "als.run middleware + Map, 1 call, reads c.res.body (floor)";
+// Once read, every body is a stream, so it is tracked: the least a tracker can cost is a
+// stream whose pull reads the body, in a new Response.
+const TRACK_FLOOR = "als.run middleware + Map, 1 call, body through a bare pull stream (floor)";
 
 const BODY = "Hello Hono!";
 
@@ -77,6 +80,18 @@ const getUser = perRequestCache((id: number) => {
 
 /** The scope the last `/probe` request ran in, to check what each middleware gives. */
 let probed: { scope: CacheScope | undefined; als: object | undefined } | undefined;
+
+/** The least a body tracker can do: a new Response whose stream reads the body as asked. */
+function throughBarePullStream(response: Response): Response {
+  const reader = response.body!.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    pull: (controller) =>
+      reader.read().then((chunk) =>
+        chunk.done ? controller.close() : controller.enqueue(chunk.value)
+      ),
+  });
+  return new Response(body, response);
+}
 
 /** The floor's cached call: the user from the request's own `Map`. */
 function getUserByHand(id: number): { id: number } {
@@ -145,6 +160,19 @@ const apps: readonly App[] = [
     ),
     onServer: false,
   },
+  honoApp(
+    TRACK_FLOOR,
+    helloApp(
+      async (c, next) => {
+        await mapAls.run(new Map(), next);
+        const response = throughBarePullStream(c.res);
+        c.res = undefined;
+        c.res = response;
+      },
+      1,
+      getUserByHand,
+    ),
+  ),
   {
     name: WRAP_FLOOR,
     fetch: (request, env) => mapAls.run(new Map(), () => bareApp.fetch(request, env)),
@@ -362,6 +390,21 @@ export const httpSection: Section = {
           ? "not a floor here: Deno tells a fixed body apart without the getter"
           : `the least the in-process target can cost on this runtime (target ${maxInProcessRatio}×)`,
       },
+      ratioCheck(
+        `in process: ${TRACK_FLOOR} / ${MAP_FLOOR}`,
+        inProcessRatio(TRACK_FLOOR, MAP_FLOOR),
+        undefined,
+      ),
+      ratioCheck(
+        `in process: ${ONE_CALL} / ${TRACK_FLOOR}`,
+        inProcessRatio(ONE_CALL, TRACK_FLOOR),
+        undefined,
+      ),
+      pointsCheck(
+        `server CPU: ${TRACK_FLOOR} vs ${MAP_FLOOR}, points lost vs ${NONE}`,
+        cpuCost(TRACK_FLOOR, NONE) - cpuCost(MAP_FLOOR, NONE),
+        undefined,
+      ),
       pointsCheck(
         `server CPU: ${ONE_CALL} vs ${MAP_FLOOR}, points lost vs ${NONE}`,
         cpuCost(ONE_CALL, NONE) - cpuCost(MAP_FLOOR, NONE),
@@ -420,7 +463,9 @@ export const httpSection: Section = {
         const response = await app.fetch(new Request("http://localhost/"));
         assert.equal(await response.text(), BODY, name);
       }
-      const oneCall = [MAP_FLOOR, ONE_CALL, WRAP_FLOOR, WRAP, BODY_FLOOR].includes(name);
+      const oneCall = [MAP_FLOOR, ONE_CALL, WRAP_FLOOR, WRAP, BODY_FLOOR, TRACK_FLOOR].includes(
+        name,
+      );
       const calls = name === TEN_CALLS ? 15 : oneCall ? 3 : 0;
       assert.equal(computed - before, calls, `${name}: cached calls`);
       if (!app.onServer) continue;
