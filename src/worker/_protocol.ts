@@ -5,7 +5,8 @@
  * Two channels per worker:
  *
  * - the worker's own channel (`postMessage` both ways) carries everything that can wait for the
- *   receiver's event loop: tasks (the first of a scope's tasks in a worker carries its opening), results, scope endings, shared-entry reports;
+ *   receiver's event loop: tasks (a scope's first task in a worker carries the scope's
+ *   opening), results, scope endings, shared-entry reports;
  * - a `MessagePort` plus one shared `Int32Array` carry the answer to a *lookup*, the one
  *   message a worker cannot wait for asynchronously: a synchronous cached function that missed
  *   locally blocks its thread (`Atomics.wait`) until the main thread answers, then reads the
