@@ -52,33 +52,30 @@ test("cacheScope(): a c.text() body is passed through on Deno and its scope ends
   assert.equal(scope?.disposed, true);
 });
 
-test("a stream the handler built is tracked on every runtime: its scope lasts until the body is read", async () => {
+/** Asserts that `make`'s body keeps its request's scope open until the caller has read it. */
+async function assertTrackedUntilRead(make: () => Response, text: string): Promise<void> {
   let scope: CacheScope | undefined;
   const handler = withCacheScope((_request: Request) => {
     scope = currentScope();
-    return new Response(
-      new ReadableStream({
-        pull(controller) {
-          controller.enqueue(new TextEncoder().encode("streamed"));
-          controller.close();
-        },
-      }),
-    );
+    return make();
   });
   const response = await handler(new Request("http://localhost/"));
   assert.equal(scope?.disposed, false);
-  assert.equal(await response.text(), "streamed");
+  assert.equal(await response.text(), text);
   assert.equal(scope?.disposed, true);
+}
+
+test("a stream the handler built is tracked on every runtime: its scope lasts until the body is read", async () => {
+  const body = () =>
+    new ReadableStream({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode("streamed"));
+        controller.close();
+      },
+    });
+  await assertTrackedUntilRead(() => new Response(body()), "streamed");
 });
 
 test("a Blob body is tracked like a stream, and reaches the caller whole", async () => {
-  let scope: CacheScope | undefined;
-  const handler = withCacheScope((_request: Request) => {
-    scope = currentScope();
-    return new Response(new Blob(["blob"]));
-  });
-  const response = await handler(new Request("http://localhost/"));
-  assert.equal(scope?.disposed, false);
-  assert.equal(await response.text(), "blob");
-  assert.equal(scope?.disposed, true);
+  await assertTrackedUntilRead(() => new Response(new Blob(["blob"])), "blob");
 });
