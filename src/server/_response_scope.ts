@@ -84,7 +84,15 @@ function trackedBody(
   return new ReadableStream<Uint8Array>({
     // A plain `then` instead of an async function: one promise per chunk, not three.
     pull(controller) {
-      return storage.run(frame, read).then((chunk) => {
+      let reading: Promise<ReadableStreamReadResult<Uint8Array>>;
+      try {
+        reading = storage.run(frame, read);
+      } catch (error) {
+        // Thrown, not rejected (a stack overflow): the body errors, and the scope still ends.
+        end();
+        throw error;
+      }
+      return reading.then((chunk) => {
         if (chunk.done) {
           end();
           controller.close();
