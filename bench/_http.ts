@@ -23,22 +23,40 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Hono, type MiddlewareHandler } from "hono";
-import { type CacheScope, currentScope, perRequestCache } from "../mod.ts";
+import { type CacheScope, currentScope, perRequestCache, withCacheScope } from "../mod.ts";
 import { cacheScope } from "../hono.ts";
 import { isBun, isDeno, nativeFetchServer, serveFetch } from "../tests/server/_servers.ts";
 import type { LoadJob, LoadResult } from "./_load_generator.ts";
-import { type Check, median, rotated, type Row, type Section } from "./_section.ts";
+import { type Check, median, ratioCheck, rotated, type Row, type Section } from "./_section.ts";
 
 const NONE = "no middleware";
 const ALS_RUN = "als.run middleware (floor)";
 const SCOPE = "cacheScope()";
 const NO_WAIT = "cacheScope({ waitForBody: false })";
 const TEN_CALLS = "cacheScope() + 10 cached calls";
+// Issue 17: one cached call per request (every app below makes one), against the least the same
+// app can cost by hand (a bare `als.run` and a `Map` of its own), as a Hono middleware and
+// around `app.fetch`.
+const MAP_FLOOR = "floor: als.run middleware + Map";
+const ONE_CALL = "cacheScope() + 1 cached call";
+const WRAP_FLOOR = "floor: als.run around app.fetch + Map";
+const WRAP = "withCacheScope(app.fetch) + 1 cached call";
+// The floor that blocks the target where the runtime has no other way (Bun, Node): the only
+// public way to learn whether a body is a stream the handler built is the `body` getter, which
+// makes a stream of a fixed body.
+const BODY_FLOOR = "floor: als.run middleware + Map, reads c.res.body";
+// Once read, every body is a stream, so it is tracked: the least a tracker can cost is a
+// stream whose pull reads the body, in a new Response.
+const TRACK_FLOOR = "floor: als.run middleware + Map, body through a bare pull stream";
 
 const BODY = "Hello Hono!";
 
 /** Issue 5's target: the share of hello-world req/s that `cacheScope()` may cost. */
 const maxCost = isDeno || isBun ? 0.03 : 0.05;
+/** Issue 17's targets: in process, at most this many times the floor app's time... */
+const maxInProcessRatio = 1.2;
+/** ...and on a real `Bun.serve`, server CPU within this many percentage points of the floor's. */
+const maxServerPoints = 0.05;
 
 /** Seconds of load per app and round, after a warm-up of `warmUpSeconds` per app. */
 const seconds = 2;
@@ -52,6 +70,7 @@ const NODE = fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url)
 const LOAD_GENERATOR = fileURLToPath(new URL("./_load_generator.ts", import.meta.url));
 
 const als = new AsyncLocalStorage<object>();
+const mapAls = new AsyncLocalStorage<Map<number, { id: number }>>();
 
 /** Runs 10 times per request of the last app: 5 keys, each asked twice (5 misses, 5 hits). */
 let computed = 0;
@@ -63,11 +82,38 @@ const getUser = perRequestCache((id: number) => {
 /** The scope the last `/probe` request ran in, to check what each middleware gives. */
 let probed: { scope: CacheScope | undefined; als: object | undefined } | undefined;
 
-function helloApp(middleware: MiddlewareHandler | undefined, cachedCalls: number): Hono {
+/** The least a body tracker can do: a new Response whose stream reads the body as asked. */
+function throughBarePullStream(response: Response): Response {
+  const reader = response.body!.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    pull: (controller) =>
+      reader.read().then((chunk) =>
+        chunk.done ? controller.close() : controller.enqueue(chunk.value)
+      ),
+  });
+  return new Response(body, response);
+}
+
+/** The floor's cached call: the user from the request's own `Map`. */
+function getUserByHand(id: number): { id: number } {
+  const map = mapAls.getStore()!;
+  let user = map.get(id);
+  if (user === undefined) {
+    computed++;
+    map.set(id, user = { id });
+  }
+  return user;
+}
+
+function helloApp(
+  middleware: MiddlewareHandler | undefined,
+  cachedCalls: number,
+  get: (id: number) => { id: number } = getUser,
+): Hono {
   const app = new Hono();
   if (middleware !== undefined) app.use(middleware);
   app.get("/", (c) => {
-    for (let i = 0; i < cachedCalls; i++) getUser(i % 5);
+    for (let i = 0; i < cachedCalls; i++) get(i % 5);
     return c.text(BODY);
   });
   // Only the smoke test asks for this one.
@@ -78,13 +124,68 @@ function helloApp(middleware: MiddlewareHandler | undefined, cachedCalls: number
   return app;
 }
 
-const apps: readonly { readonly name: string; readonly app: Hono }[] = [
-  { name: NONE, app: helloApp(undefined, 0) },
-  { name: ALS_RUN, app: helloApp((_c, next) => als.run({}, next), 0) },
-  { name: SCOPE, app: helloApp(cacheScope(), 0) },
-  { name: NO_WAIT, app: helloApp(cacheScope({ waitForBody: false }), 0) },
-  { name: TEN_CALLS, app: helloApp(cacheScope(), 10) },
+/** An app as the benchmarks call it: Hono's `fetch`, or a handler wrapped around it. */
+interface App {
+  readonly name: string;
+  readonly fetch: (request: Request, env?: object) => Response | Promise<Response>;
+  /** Whether it is also measured on the real server (the rest only in process). */
+  readonly onServer: boolean;
+}
+
+function honoApp(name: string, app: Hono): App {
+  return { name, fetch: (request, env) => app.fetch(request, env), onServer: true };
+}
+
+const bareApp = helloApp(undefined, 1, getUserByHand);
+const cachedApp = helloApp(undefined, 1);
+
+const apps: readonly App[] = [
+  honoApp(NONE, helloApp(undefined, 0)),
+  honoApp(ALS_RUN, helloApp((_c, next) => als.run({}, next), 0)),
+  honoApp(SCOPE, helloApp(cacheScope(), 0)),
+  honoApp(NO_WAIT, helloApp(cacheScope({ waitForBody: false }), 0)),
+  honoApp(TEN_CALLS, helloApp(cacheScope(), 10)),
+  honoApp(MAP_FLOOR, helloApp((_c, next) => mapAls.run(new Map(), next), 1, getUserByHand)),
+  honoApp(ONE_CALL, helloApp(cacheScope(), 1)),
+  {
+    ...honoApp(
+      BODY_FLOOR,
+      helloApp(
+        async (c, next) => {
+          await mapAls.run(new Map(), next);
+          void c.res.body;
+        },
+        1,
+        getUserByHand,
+      ),
+    ),
+    onServer: false,
+  },
+  honoApp(
+    TRACK_FLOOR,
+    helloApp(
+      async (c, next) => {
+        await mapAls.run(new Map(), next);
+        const response = throughBarePullStream(c.res);
+        c.res = undefined;
+        c.res = response;
+      },
+      1,
+      getUserByHand,
+    ),
+  ),
+  {
+    name: WRAP_FLOOR,
+    fetch: (request, env) => mapAls.run(new Map(), () => bareApp.fetch(request, env)),
+    onServer: false,
+  },
+  {
+    name: WRAP,
+    fetch: withCacheScope((request: Request, env?: object) => cachedApp.fetch(request, env)),
+    onServer: false,
+  },
 ];
+const served = apps.filter((app) => app.onServer);
 
 /** A served app, counting the requests it answered. */
 interface Served extends AsyncDisposable {
@@ -93,14 +194,14 @@ interface Served extends AsyncDisposable {
   readonly served: number;
 }
 
-async function serve(name: string, app: Hono): Promise<Served> {
+async function serve({ name, fetch }: App): Promise<Served> {
   let served = 0;
   // The server's second argument goes on to Hono as `c.env`, as with `Deno.serve(app.fetch)`:
   // it carries the completion signal that cacheScope() ends the scope on (Deno's info.completed,
   // @hono/node-server's outgoing response).
   const server = await serveFetch(nativeFetchServer, (request, env) => {
     served++;
-    return app.fetch(request, env as object | undefined);
+    return fetch(request, env as object | undefined);
   });
   return {
     name,
@@ -167,7 +268,7 @@ async function loadOnce(load: LoadGenerator, server: Served, runSeconds: number)
   return { rps, cpuNs: (used.user + used.system) * 1_000 / (server.served - served) };
 }
 
-async function inProcessOnce(app: Hono): Promise<void> {
+async function inProcessOnce(app: App): Promise<void> {
   const response = await app.fetch(new Request("http://localhost/"));
   await response.text();
 }
@@ -195,6 +296,21 @@ function costCheck(name: string, cost: number, max: number | undefined): Check {
   };
 }
 
+/** A difference of two costs, in percentage points, against "at most `max`". */
+function pointsCheck(name: string, points: number, max: number | undefined): Check {
+  const value = `${points < 0 ? "−" : "+"}${Math.abs(points * 100).toFixed(1)} points`;
+  if (max === undefined) return { name, value, target: "—", pass: undefined, detail: "" };
+  const pass = points <= max;
+  const margin = Math.abs(max - points) * 100;
+  return {
+    name,
+    value,
+    target: `≤ +${(max * 100).toFixed(0)} points`,
+    pass,
+    detail: `${margin.toFixed(1)} points ${pass ? "under" : "over"}`,
+  };
+}
+
 function rowOf(name: string, samples: readonly number[]): Row {
   return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
 }
@@ -210,19 +326,19 @@ export const httpSection: Section = {
     const httpRounds = rounds * 2;
     const inProcess = new Map<string, number[]>(apps.map(({ name }) => [name, []]));
     for (let round = 0; round < httpRounds; round++) {
-      for (const { name, app } of rotated(apps, round)) {
+      for (const app of rotated(apps, round)) {
         const start = performance.now();
         for (let i = 0; i < inProcessRequests; i++) await inProcessOnce(app);
-        inProcess.get(name)!.push((performance.now() - start) * 1e6 / inProcessRequests);
+        inProcess.get(app.name)!.push((performance.now() - start) * 1e6 / inProcessRequests);
       }
     }
 
     // @hono/node-server replaces the global Request and Response on Node (as users have it),
     // so the servers start after the in-process rounds.
     const servers: Served[] = [];
-    const runs = new Map<string, Run[]>(apps.map(({ name }) => [name, []]));
+    const runs = new Map<string, Run[]>(served.map(({ name }) => [name, []]));
     try {
-      for (const { name, app } of apps) servers.push(await serve(name, app));
+      for (const app of served) servers.push(await serve(app));
       await using load = new LoadGenerator();
       for (const server of servers) await loadOnce(load, server, warmUpSeconds);
       for (let round = 0; round < httpRounds; round++) {
@@ -246,14 +362,40 @@ export const httpSection: Section = {
     const inProcessCost = (of: string, over: string) =>
       median(inProcess.get(of)!.map((value, round) => 1 - inProcess.get(over)![round] / value));
 
+    const inProcessCheck = (of: string, over: string, max?: number) =>
+      ratioCheck(
+        `in process: ${of} / ${over}`,
+        median(inProcess.get(of)!.map((value, round) => value / inProcess.get(over)![round])),
+        max,
+      );
     const rows: Row[] = [
-      ...apps.map(({ name }) => rowOf(`server CPU per request: ${name}`, cpu(name))),
+      ...served.map(({ name }) => rowOf(`server CPU per request: ${name}`, cpu(name))),
       ...apps.map(({ name }) =>
         rowOf(`in process (app.fetch + body): ${name}`, inProcess.get(name)!)
       ),
     ];
     const checks: Check[] = [
-      ...apps.map(({ name }): Check => {
+      inProcessCheck(ONE_CALL, MAP_FLOOR, maxInProcessRatio),
+      inProcessCheck(WRAP, WRAP_FLOOR, maxInProcessRatio),
+      {
+        ...inProcessCheck(BODY_FLOOR, MAP_FLOOR),
+        detail: isDeno
+          ? "not a floor here: Deno tells a fixed body apart without the getter"
+          : `the least the in-process target can cost on this runtime (target ${maxInProcessRatio}×)`,
+      },
+      inProcessCheck(TRACK_FLOOR, MAP_FLOOR),
+      inProcessCheck(ONE_CALL, TRACK_FLOOR),
+      pointsCheck(
+        `server CPU: ${TRACK_FLOOR} vs ${MAP_FLOOR}, points lost vs ${NONE}`,
+        cpuCost(TRACK_FLOOR, NONE) - cpuCost(MAP_FLOOR, NONE),
+        undefined,
+      ),
+      pointsCheck(
+        `server CPU: ${ONE_CALL} vs ${MAP_FLOOR}, points lost vs ${NONE}`,
+        cpuCost(ONE_CALL, NONE) - cpuCost(MAP_FLOOR, NONE),
+        isBun ? maxServerPoints : undefined,
+      ),
+      ...served.map(({ name }): Check => {
         const samples = rps(name);
         return {
           name: `req/s: ${name}`,
@@ -299,16 +441,22 @@ export const httpSection: Section = {
 
   async smoke() {
     // In process: each app answers, and its handler runs in the context its middleware gives.
-    for (const { name, app } of apps) {
+    for (const app of apps) {
+      const { name } = app;
       const before = computed;
       for (let i = 0; i < 3; i++) {
-        const response = await app.request("/");
+        const response = await app.fetch(new Request("http://localhost/"));
         assert.equal(await response.text(), BODY, name);
       }
-      assert.equal(computed - before, name === TEN_CALLS ? 15 : 0, `${name}: cached calls`);
+      const oneCall = [MAP_FLOOR, ONE_CALL, WRAP_FLOOR, WRAP, BODY_FLOOR, TRACK_FLOOR].includes(
+        name,
+      );
+      const calls = name === TEN_CALLS ? 15 : oneCall ? 3 : 0;
+      assert.equal(computed - before, calls, `${name}: cached calls`);
+      if (!app.onServer) continue;
       probed = undefined;
-      assert.equal(await (await app.request("/probe")).text(), BODY);
-      const scoped = name === SCOPE || name === NO_WAIT || name === TEN_CALLS;
+      assert.equal(await (await app.fetch(new Request("http://localhost/probe"))).text(), BODY);
+      const scoped = name === SCOPE || name === NO_WAIT || name === TEN_CALLS || name === ONE_CALL;
       assert.equal(probed!.scope !== undefined, scoped, `${name}: a scope in the handler`);
       assert.equal(probed!.als !== undefined, name === ALS_RUN, `${name}: als.run's store`);
       // Read to its end, the body has ended the scope, whichever way it waited.
@@ -319,7 +467,7 @@ export const httpSection: Section = {
     // On the real server, and through the load generator where this process may start it.
     const servers: Served[] = [];
     try {
-      for (const { name, app } of apps) servers.push(await serve(name, app));
+      for (const app of served) servers.push(await serve(app));
       for (const server of servers) {
         for (let i = 0; i < 3; i++) {
           const response = await fetch(server.url);

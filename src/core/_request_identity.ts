@@ -15,8 +15,10 @@ export function requestIdentity(request: unknown, action: string): object | unde
     );
   }
   const raw = (request as { raw?: unknown }).raw;
+  // `raw` first: on Node the global `Request` is a getter, too slow to read on every opening.
   if (
-    typeof Request === "function" && raw instanceof Request && !(request instanceof Request)
+    typeof raw === "object" && raw !== null && typeof Request === "function" &&
+    raw instanceof Request && !(request instanceof Request)
   ) {
     return raw;
   }

@@ -2,6 +2,7 @@ import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import { type Frame, storage } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 import type { ResponseScopeOptions } from "./_cache_scope_options.ts";
+import { hasFixedBody } from "./_fixed_body.ts";
 
 /**
  * A server's own signal that a response has been sent or abandoned, where the server gives one:
@@ -30,9 +31,10 @@ export function completionOf(serverArgument: unknown): Completion | undefined {
 
 /**
  * Ends a request's scope at the right time for the response it produced: at once when there is
- * no body to send, and otherwise when the body has been sent, errored, or was cancelled (the
- * client went away). Code that produces a streamed body therefore still finds the request's
- * cache, and the scope is disposed on every path.
+ * no body to send or the body is fixed (no user code runs while it is sent), and otherwise when
+ * the body has been sent, errored, or was cancelled (the client went away). Code that produces
+ * a streamed body therefore still finds the request's cache, and the scope is disposed on every
+ * path.
  *
  * Where the server signals completion (see {@linkcode Completion}) that signal ends the scope.
  * Elsewhere the body is read through a stream of our own whose `pull` runs inside the request's
@@ -53,7 +55,10 @@ export function scopeResponse(
       completion(() => endScopeLoggingErrors(handle));
       return response;
     }
-    const body = response.status === 101 || !options.waitForBody ? null : response.body;
+    // A fixed body is passed through untouched: reading `response.body` would make it a stream.
+    const body = response.status === 101 || !options.waitForBody || hasFixedBody(response)
+      ? null
+      : response.body;
     // A body that is locked or was read already throws here: nothing will ever read it, so
     // the scope ends now and the error goes to the server.
     reader = body?.getReader();
@@ -75,22 +80,29 @@ function trackedBody(
   frame: Frame,
 ): ReadableStream<Uint8Array> {
   const end = () => endScopeLoggingErrors(handle);
+  const read = () => reader.read();
   return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+    // A plain `then` instead of an async function: one promise per chunk, not three.
+    pull(controller) {
+      let reading: Promise<ReadableStreamReadResult<Uint8Array>>;
       try {
-        chunk = await storage.run(frame, () => reader.read());
+        reading = storage.run(frame, read);
       } catch (error) {
+        // Thrown, not rejected (a stack overflow): the body errors, and the scope still ends.
+        end();
+        throw error;
+      }
+      return reading.then((chunk) => {
+        if (chunk.done) {
+          end();
+          controller.close();
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      }, (error) => {
         end();
         controller.error(error);
-        return;
-      }
-      if (chunk.done) {
-        end();
-        controller.close();
-      } else {
-        controller.enqueue(chunk.value);
-      }
+      });
     },
     cancel(reason) {
       // The body is cancelled first: the work that produces it (a Hono stream() callback, an

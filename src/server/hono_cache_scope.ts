@@ -76,14 +76,13 @@ export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
       request,
       requestIdentity(request, "open the request's cache scope"),
     );
-    await storage.run(frame, async () => {
-      try {
-        await next();
-      } catch (error) {
-        endScopeLoggingErrors(handle);
-        throw error;
-      }
-    });
+    try {
+      // `next` itself runs in the frame: no closure or async function of our own per request.
+      await storage.run(frame, next);
+    } catch (error) {
+      endScopeLoggingErrors(handle);
+      throw error;
+    }
     const response = scopeResponse(
       c.res as Response,
       handle,

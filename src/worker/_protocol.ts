@@ -5,7 +5,8 @@
  * Two channels per worker:
  *
  * - the worker's own channel (`postMessage` both ways) carries everything that can wait for the
- *   receiver's event loop: tasks, results, scope openings and endings, shared-entry reports;
+ *   receiver's event loop: tasks (a scope's first task in a worker carries the scope's
+ *   opening), results, scope endings, shared-entry reports;
  * - a `MessagePort` plus one shared `Int32Array` carry the answer to a *lookup*, the one
  *   message a worker cannot wait for asynchronously: a synchronous cached function that missed
  *   locally blocks its thread (`Atomics.wait`) until the main thread answers, then reads the
@@ -23,7 +24,6 @@ export type Outcome =
 /** Main thread → worker, on the worker's channel. */
 export type ToWorker =
   | { readonly type: "init"; readonly flag: SharedArrayBuffer; readonly port: MessagePort }
-  | { readonly type: "open"; readonly scope: string; readonly context: object | undefined }
   | { readonly type: "end"; readonly scope: string }
   | {
     readonly type: "task";
@@ -31,6 +31,13 @@ export type ToWorker =
     readonly task: string;
     readonly args: readonly unknown[];
     readonly scope: string | undefined;
+    /**
+     * The scope's opening, carried by the first of its tasks that goes to this worker (the
+     * worker makes its copy of the scope, with this context, before it runs the task), so a
+     * request with one task costs no message of its own to open its scope.
+     */
+    readonly opens: boolean;
+    readonly context: object | undefined;
   }
   | {
     readonly type: "settled";

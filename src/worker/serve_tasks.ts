@@ -82,11 +82,10 @@ function receive(message: ToWorker, tasks: TaskMap, channel: ParentChannel): voi
   switch (message.type) {
     case "init":
       return connect(channel, message.flag, message.port);
-    case "open":
-      return openWorkerScope(message.scope, message.context);
     case "end":
       return endWorkerScope(message.scope);
     case "task":
+      if (message.opens) openWorkerScope(message.scope as string, message.context);
       return void runTask(message, tasks, channel);
     case "settled":
       return workerLink()?.settled(message.scope, message.entry, message.outcome);

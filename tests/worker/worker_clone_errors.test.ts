@@ -36,6 +36,17 @@ test("an argument that cannot be cloned is a TypeError naming the task and the a
   });
 });
 
+test("when a request's first task cannot be sent, its next task still brings the request's scope into the worker", async () => {
+  await runInCacheScope({ url: "/first-refused" }, async (scope) => {
+    // The scope's opening travels with its first task to a worker; this one is never sent.
+    await assert.rejects(pool.run("echo", [() => 1]), { name: "TypeError" });
+    assert.deepEqual(await pool.run("whoAmI", []), {
+      scope: scope.id,
+      context: { url: "/first-refused" },
+    });
+  });
+});
+
 test("a result that cannot be cloned is a TypeError naming the task", async () => {
   for (const task of ["returnSymbol", "returnFunction"] as const) {
     await assert.rejects(pool.run(task, []), {

@@ -54,10 +54,13 @@ export class CarriedScopes {
     return known === undefined || known.state.ended ? undefined : known.state;
   }
 
-  /** Opens the scope in `worker` the first time one of its tasks goes there. */
-  carryInto(worker: PoolWorker, scope: PoolScope): void {
-    if (worker.scopes.has(scope.id)) return;
-    worker.post({ type: "open", scope: scope.id, context: scope.context });
+  /** Whether `worker` holds a copy of the scope already (else its next task carries it). */
+  isIn(worker: PoolWorker, scope: PoolScope): boolean {
+    return worker.scopes.has(scope.id);
+  }
+
+  /** Records that a task carried the scope's opening into `worker`: it ends there too. */
+  carriedInto(worker: PoolWorker, scope: PoolScope): void {
     worker.scopes.add(scope.id);
     scope.workers.add(worker);
   }

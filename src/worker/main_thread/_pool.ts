@@ -188,13 +188,17 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
 
   #assign(worker: PoolWorker, job: Job): void {
     const scope = job.scope !== undefined && !job.scope.state.ended ? job.scope : undefined;
-    if (scope !== undefined) this.#scopes.carryInto(worker, scope);
+    const opens = scope !== undefined && !this.#scopes.isIn(worker, scope);
+    const { id, task, args } = job;
+    const context = opens ? scope.context : undefined;
     try {
-      worker.post({ type: "task", id: job.id, task: job.task, args: job.args, scope: scope?.id });
+      worker.post({ type: "task", id, task, args, scope: scope?.id, opens, context });
     } catch (cause) {
-      this.#end(job).reject(taskNotCloneableError(job.task, job.args, cause));
+      // Not sent, so not opened in the worker either: the scope's next task there carries it.
+      this.#end(job).reject(taskNotCloneableError(task, args, cause));
       return;
     }
+    if (opens) this.#scopes.carriedInto(worker, scope);
     worker.job = job;
     job.worker = worker;
     this.#running++;
