@@ -4,6 +4,7 @@ import { COMPUTING, type Entry, type EntryTable, FAILED, READY } from "./_entry_
 import { cycleError, describe } from "../_errors.ts";
 import { getValidOptions, type PerRequestCacheOptions } from "./_cache_options.ts";
 import type { ScopeState } from "./_scope_state.ts";
+import { callChannel, publishCall } from "./_channels.ts";
 
 export type { PerRequestCacheOptions };
 
@@ -183,6 +184,7 @@ function cacheFunction(
             table.entries.delete(key);
             table.entries.set(key, entry);
           }
+          if (callChannel.hasSubscribers) publishCall(scope.handle, name, "hit", entry.value);
           return entry.value;
         }
         if (entry.state === COMPUTING) throw cycleError(name);
@@ -220,6 +222,7 @@ function cacheFunction(
     entry.value = value;
     entry.state = READY;
     settle(table, key, entry);
+    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", value);
     return value;
   }
 
