@@ -1,0 +1,125 @@
+import {
+  context,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
+import type {
+  CacheBatchMessage,
+  CacheCallMessage,
+  CacheScopeEndMessage,
+  CacheScopeStartMessage,
+} from "../core/cache_channels.ts";
+import type { CacheScope } from "../core/cache_scope.ts";
+
+/** Per request span: the outcomes of the calls made in the scopes opened under it. */
+interface Outcomes {
+  hits: number;
+  misses: number;
+  joins: number;
+}
+
+/** The attribute on the request span that counts each outcome. */
+const OUTCOME_ATTRIBUTES = {
+  hit: "reqcache.hits",
+  miss: "reqcache.misses",
+  join: "reqcache.joins",
+} as const;
+
+const OUTCOME_FIELDS = { hit: "hits", miss: "misses", join: "joins" } as const;
+
+/**
+ * What one `instrumentCache()` subscription makes of the channels' messages, built from the
+ * messages alone. Every handler runs inside a diagnostics_channel publish, where a throw
+ * would surface as an uncaught exception: the subscription wraps each one (see
+ * `instrument_cache.ts`), and a promise callback here goes through `guard` for the same reason.
+ */
+export class CacheTelemetry {
+  #tracer: Tracer;
+  #calls: Counter;
+  #batchSize: Histogram;
+  #guard: (work: () => void) => void;
+  /** The recording span that was active when each live scope opened. */
+  #requestSpans = new WeakMap<CacheScope, Span>();
+  /** Keyed by span, not scope: nested scopes of one request add up on its span. */
+  #outcomes = new WeakMap<Span, Outcomes>();
+
+  constructor(tracer: Tracer, meter: Meter, guard: (work: () => void) => void) {
+    this.#tracer = tracer;
+    this.#guard = guard;
+    this.#calls = meter.createCounter("reqcache.calls", {
+      description: "Calls of cached functions inside a cache scope, by outcome",
+      unit: "{call}",
+    });
+    this.#batchSize = meter.createHistogram("reqcache.batch.size", {
+      description: "Keys asked for in one batch of a batching function",
+      unit: "{key}",
+      advice: { explicitBucketBoundaries: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000] },
+    });
+  }
+
+  /** The span active where the scope opens is the request's: it gets the three counts. */
+  scopeStarted({ scope }: CacheScopeStartMessage): void {
+    const span = trace.getSpan(context.active());
+    if (span === undefined || !span.isRecording()) return;
+    this.#requestSpans.set(scope, span);
+    let outcomes = this.#outcomes.get(span);
+    if (outcomes === undefined) {
+      this.#outcomes.set(span, outcomes = { hits: 0, misses: 0, joins: 0 });
+      span.setAttributes({ "reqcache.hits": 0, "reqcache.misses": 0, "reqcache.joins": 0 });
+    }
+  }
+
+  scopeEnded({ scope }: CacheScopeEndMessage): void {
+    this.#requestSpans.delete(scope);
+  }
+
+  /**
+   * Counts the call, keeps the request span's counts current (the server may end that span
+   * as soon as the response is produced), and traces a miss that returned a promise.
+   */
+  called({ scope, name, outcome, result }: CacheCallMessage): void {
+    this.#calls.add(1, { "reqcache.function": name, "reqcache.outcome": outcome });
+    const span = this.#requestSpans.get(scope);
+    const outcomes = span === undefined ? undefined : this.#outcomes.get(span);
+    if (outcomes !== undefined && span!.isRecording()) {
+      const count = ++outcomes[OUTCOME_FIELDS[outcome]];
+      span!.setAttribute(OUTCOME_ATTRIBUTES[outcome], count);
+    }
+    // Only a native promise: calling `then` on another thenable may start its work.
+    if (outcome === "miss" && result instanceof Promise) this.#traceMiss(name, result);
+  }
+
+  batched({ name, size }: CacheBatchMessage): void {
+    this.#batchSize.record(size, { "reqcache.function": name });
+  }
+
+  /** A span from the call (the caller's active span is its parent) to the promise's settling. */
+  #traceMiss(name: string, promise: Promise<unknown>): void {
+    const span = this.#tracer.startSpan(`reqcache ${name}`, {
+      kind: SpanKind.INTERNAL,
+      attributes: { "reqcache.function": name },
+    }, context.active());
+    promise.then(
+      () => this.#guard(() => span.end()),
+      (error: unknown) =>
+        this.#guard(() => {
+          // OpenTelemetry's conventions for a failed operation: the exception as an event,
+          // `error.type`, and an error status with the message.
+          const isError = error instanceof Error;
+          span.recordException(isError ? error : String(error));
+          span.setAttribute("error.type", isError ? error.constructor.name : "_OTHER");
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: isError ? error.message : String(error),
+          });
+          span.end();
+        }),
+    );
+  }
+}
