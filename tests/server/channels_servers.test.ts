@@ -19,6 +19,7 @@ import {
 } from "../../mod.ts";
 import { cacheScope } from "../../hono.ts";
 import { driveLoad } from "./_load.ts";
+import { tokenOf } from "./_isolation_workload.ts";
 import {
   eventually,
   type Listening,
@@ -28,13 +29,6 @@ import {
 } from "./_servers.ts";
 
 const REQUESTS = 100;
-
-/** The x-token header of a scope's request, whichever kind of request the server gave. */
-function tokenOf(request: object | undefined): string {
-  if (request instanceof Request) return request.headers.get("x-token") ?? "<no token>";
-  const headers = (request as IncomingMessage | undefined)?.headers;
-  return String(headers?.["x-token"] ?? "<no token>");
-}
 
 /** Each request: an async miss, a join on it, a hit, then a sync miss and its hit. */
 function workload() {
