@@ -24,10 +24,10 @@
  * const { resourceMetrics } = await reader.collect();
  * const calls = resourceMetrics.scopeMetrics[0].metrics[0];
  * assert.equal(calls.descriptor.name, "reqcache.calls");
- * assert.deepEqual(
+ * const byOutcome = Object.fromEntries(
  *   calls.dataPoints.map(({ attributes, value }) => [attributes["reqcache.outcome"], value]),
- *   [["miss", 2], ["hit", 1]],
  * );
+ * assert.deepEqual(byOutcome, { miss: 2, hit: 1 });
  * await meterProvider.shutdown();
  * ```
  *

@@ -1,6 +1,6 @@
 import {
+  type Attributes,
   context,
-  type Counter,
   type Histogram,
   type Meter,
   type Span,
@@ -33,6 +33,12 @@ const OUTCOME_ATTRIBUTES = {
 
 const OUTCOME_FIELDS = { hit: "hits", miss: "misses", join: "joins" } as const;
 
+/** One cached function's calls by outcome, and the attributes each count is reported with. */
+interface FunctionCalls {
+  counts: Record<keyof typeof OUTCOME_FIELDS, number>;
+  attributes: Record<keyof typeof OUTCOME_FIELDS, Attributes>;
+}
+
 /**
  * What one `instrumentCache()` subscription makes of the channels' messages, built from the
  * messages alone. Every handler runs inside a diagnostics_channel publish, where a throw
@@ -41,7 +47,12 @@ const OUTCOME_FIELDS = { hit: "hits", miss: "misses", join: "joins" } as const;
  */
 export class CacheTelemetry {
   #tracer: Tracer;
-  #calls: Counter;
+  /**
+   * `reqcache.calls`, counted here and reported when the meter collects (an observable
+   * counter): a synchronous counter's `add` hashes its attributes on every call, which costs
+   * a cache hit many times what the hit itself does.
+   */
+  #calls = new Map<string, FunctionCalls>();
   #batchSize: Histogram;
   #guard: (work: () => void) => void;
   /** The recording span that was active when each live scope opened. */
@@ -52,9 +63,15 @@ export class CacheTelemetry {
   constructor(tracer: Tracer, meter: Meter, guard: (work: () => void) => void) {
     this.#tracer = tracer;
     this.#guard = guard;
-    this.#calls = meter.createCounter("reqcache.calls", {
+    meter.createObservableCounter("reqcache.calls", {
       description: "Calls of cached functions inside a cache scope, by outcome",
       unit: "{call}",
+    }).addCallback((result) => {
+      for (const { counts, attributes } of this.#calls.values()) {
+        for (const outcome of ["hit", "miss", "join"] as const) {
+          if (counts[outcome] > 0) result.observe(counts[outcome], attributes[outcome]);
+        }
+      }
     });
     this.#batchSize = meter.createHistogram("reqcache.batch.size", {
       description: "Keys asked for in one batch of a batching function",
@@ -84,7 +101,9 @@ export class CacheTelemetry {
    * as soon as the response is produced), and traces a miss that returned a promise.
    */
   called({ scope, name, outcome, result }: CacheCallMessage): void {
-    this.#calls.add(1, { "reqcache.function": name, "reqcache.outcome": outcome });
+    let calls = this.#calls.get(name);
+    if (calls === undefined) this.#calls.set(name, calls = functionCalls(name));
+    calls.counts[outcome]++;
     const span = this.#requestSpans.get(scope);
     const outcomes = span === undefined ? undefined : this.#outcomes.get(span);
     if (outcomes !== undefined && span!.isRecording()) {
@@ -122,4 +141,15 @@ export class CacheTelemetry {
         }),
     );
   }
+}
+
+function functionCalls(name: string): FunctionCalls {
+  const attributes = (outcome: string) => ({
+    "reqcache.function": name,
+    "reqcache.outcome": outcome,
+  });
+  return {
+    counts: { hit: 0, miss: 0, join: 0 },
+    attributes: { hit: attributes("hit"), miss: attributes("miss"), join: attributes("join") },
+  };
 }

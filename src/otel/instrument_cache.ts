@@ -65,6 +65,8 @@ const ACTION = "instrument the cache";
  * @returns The subscription: dispose it (`using`) to stop recording.
  * @throws {TypeError} If an option is not a provider or not an option, or if the runtime has
  * no `node:diagnostics_channel` (workerd without `nodejs_compat`).
+ * A provider that throws while the tracer, meter and instruments are made here throws
+ * through: that is setup, not a request.
  *
  * @example Spans and counts of a request
  * ```ts

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { SimpleSpanProcessor, TracerProvider as SdkTracerProvider } from "@opentelemetry/sdk-trace";
-import { perRequestCache, runInCacheScope, withCacheScope } from "../../mod.ts";
+import { currentScope, perRequestCache, runInCacheScope, withCacheScope } from "../../mod.ts";
 import { instrumentCache } from "../../otel.ts";
 import { publishBatch } from "../../src/core/_channels.ts";
 import { startSdk } from "./_otel_sdk.ts";
@@ -87,14 +87,17 @@ test("a tracer and a meter that throw are reported once, and every request goes 
   const tracerProvider = {
     getTracer: () => ({ startSpan: throwing("tracer"), startActiveSpan: throwing("tracer") }),
   } as unknown as TracerProvider;
-  const instrument = { add: throwing("meter"), record: throwing("meter") };
   const meterProvider = {
-    getMeter: () => ({ createCounter: () => instrument, createHistogram: () => instrument }),
+    getMeter: () => ({
+      createObservableCounter: () => ({ addCallback() {} }),
+      createHistogram: () => ({ record: throwing("meter") }),
+    }),
   } as unknown as MeterProvider;
   const getUser = perRequestCache(async (id: string) => ({ id }), { name: "getUser" });
   const handler = withCacheScope(async (request: Request) => {
     const id = new URL(request.url).pathname.slice(1);
-    const [a, b] = await Promise.all([getUser(id), getUser(id)]);
+    publishBatch(currentScope()!, "loadUsers", 1); // the histogram throws
+    const [a, b] = await Promise.all([getUser(id), getUser(id)]); // the tracer throws
     return Response.json({ same: a === b, id: (await getUser(id)).id });
   });
   const bodies: unknown[] = [];
