@@ -17,26 +17,23 @@ import type {
 } from "../core/cache_channels.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 
-/** Per request span: the outcomes of the calls made in the scopes opened under it. */
-interface Outcomes {
-  hits: number;
-  misses: number;
-  joins: number;
-}
+type Outcome = CacheCallMessage["outcome"];
+const OUTCOMES: readonly Outcome[] = ["hit", "miss", "join"];
+
+/** Calls by outcome: of one function (for `reqcache.calls`), or under one request span. */
+type OutcomeCounts = Record<Outcome, number>;
 
 /** The attribute on the request span that counts each outcome. */
-const OUTCOME_ATTRIBUTES = {
+const SPAN_ATTRIBUTES = {
   hit: "reqcache.hits",
   miss: "reqcache.misses",
   join: "reqcache.joins",
 } as const;
 
-const OUTCOME_FIELDS = { hit: "hits", miss: "misses", join: "joins" } as const;
-
 /** One cached function's calls by outcome, and the attributes each count is reported with. */
 interface FunctionCalls {
-  counts: Record<keyof typeof OUTCOME_FIELDS, number>;
-  attributes: Record<keyof typeof OUTCOME_FIELDS, Attributes>;
+  counts: OutcomeCounts;
+  attributes: Record<Outcome, Attributes>;
 }
 
 /**
@@ -58,7 +55,7 @@ export class CacheTelemetry {
   /** The recording span that was active when each live scope opened. */
   #requestSpans = new WeakMap<CacheScope, Span>();
   /** Keyed by span, not scope: nested scopes of one request add up on its span. */
-  #outcomes = new WeakMap<Span, Outcomes>();
+  #spanCounts = new WeakMap<Span, OutcomeCounts>();
 
   constructor(tracer: Tracer, meter: Meter, guard: (work: () => void) => void) {
     this.#tracer = tracer;
@@ -68,7 +65,7 @@ export class CacheTelemetry {
       unit: "{call}",
     }).addCallback((result) => {
       for (const { counts, attributes } of this.#calls.values()) {
-        for (const outcome of ["hit", "miss", "join"] as const) {
+        for (const outcome of OUTCOMES) {
           if (counts[outcome] > 0) result.observe(counts[outcome], attributes[outcome]);
         }
       }
@@ -85,9 +82,8 @@ export class CacheTelemetry {
     const span = trace.getSpan(context.active());
     if (span === undefined || !span.isRecording()) return;
     this.#requestSpans.set(scope, span);
-    let outcomes = this.#outcomes.get(span);
-    if (outcomes === undefined) {
-      this.#outcomes.set(span, outcomes = { hits: 0, misses: 0, joins: 0 });
+    if (!this.#spanCounts.has(span)) {
+      this.#spanCounts.set(span, { hit: 0, miss: 0, join: 0 });
       span.setAttributes({ "reqcache.hits": 0, "reqcache.misses": 0, "reqcache.joins": 0 });
     }
   }
@@ -105,10 +101,9 @@ export class CacheTelemetry {
     if (calls === undefined) this.#calls.set(name, calls = functionCalls(name));
     calls.counts[outcome]++;
     const span = this.#requestSpans.get(scope);
-    const outcomes = span === undefined ? undefined : this.#outcomes.get(span);
-    if (outcomes !== undefined && span!.isRecording()) {
-      const count = ++outcomes[OUTCOME_FIELDS[outcome]];
-      span!.setAttribute(OUTCOME_ATTRIBUTES[outcome], count);
+    const counts = span === undefined ? undefined : this.#spanCounts.get(span);
+    if (counts !== undefined && span!.isRecording()) {
+      span!.setAttribute(SPAN_ATTRIBUTES[outcome], ++counts[outcome]);
     }
     // Only a native promise: calling `then` on another thenable may start its work.
     if (outcome === "miss" && result instanceof Promise) this.#traceMiss(name, result);
@@ -144,7 +139,7 @@ export class CacheTelemetry {
 }
 
 function functionCalls(name: string): FunctionCalls {
-  const attributes = (outcome: string) => ({
+  const attributes = (outcome: Outcome) => ({
     "reqcache.function": name,
     "reqcache.outcome": outcome,
   });
