@@ -26,6 +26,7 @@
  *
  * @module
  */
+export type * from "./src/core/cache_channels.ts";
 export * from "./src/core/cache_scope.ts";
 export * from "./src/core/configure_cache.ts";
 export * from "./src/core/current_scope.ts";

@@ -23,6 +23,7 @@ import { memorySection } from "./_memory.ts";
 import { microSection } from "./_micro.ts";
 import type { Check, Row, Section } from "./_section.ts";
 import { workersSection } from "./_workers.ts";
+import { telemetrySection } from "./_telemetry.ts";
 
 /** Every section, in the order they run. */
 export const sections: readonly Section[] = [
@@ -30,6 +31,7 @@ export const sections: readonly Section[] = [
   memorySection(),
   httpSection,
   workersSection,
+  telemetrySection, // last: see _telemetry.ts
 ];
 
 /** Runs the suite: smoke-tests every section, or times them and prints the report. */

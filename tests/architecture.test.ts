@@ -6,11 +6,13 @@
  *   `src/` (`src/_*.ts`);
  * - `src/worker/main_thread/` and `src/worker/in_worker/` never import each other: code runs on
  *   one side of the thread boundary, and the tree says which;
+ * - `src/otel/` imports only `src/core/`, itself, the shared private modules and
+ *   `@opentelemetry/api`, its one peer dependency;
  * - no import circle, type-only imports included, except the one between the scope state and its
  *   handle (`src/core/_scope_state.ts` and `src/core/cache_scope.ts`);
  * - no file over 300 lines;
- * - imports are relative `.ts` files under `src/` or `node:` builtins: the core has no runtime
- *   dependency.
+ * - imports are relative `.ts` files under `src/` or `node:` builtins (and `@opentelemetry/api`
+ *   in `src/otel/`): the core, the servers and the workers have no runtime dependency.
  *
  * Each rule is a pure function over an import graph (file → the files it imports), so the first
  * half of this file shows on small hand-made graphs that every rule can fail, and how it says so;
@@ -189,6 +191,20 @@ function serverImportsOutside(graph: ImportGraph): string[] {
   );
 }
 
+/** The one package `src/otel/` may import; no other folder imports any. */
+const OTEL_PEER = "@opentelemetry/api";
+
+function otelImportsOutside(graph: ImportGraph): string[] {
+  return forbiddenImports(
+    graph,
+    under("src/otel/"),
+    (target) =>
+      target !== OTEL_PEER && !under("src/core/")(target) && !under("src/otel/")(target) &&
+      !isSharedPrivate(target),
+    `src/otel/ imports only src/core/, src/otel/, the shared private src/_*.ts and ${OTEL_PEER}`,
+  );
+}
+
 function threadSidesImportEachOther(graph: ImportGraph): string[] {
   const main = "src/worker/main_thread/";
   const inWorker = "src/worker/in_worker/";
@@ -204,6 +220,8 @@ function foreignImports(graph: ImportGraph): string[] {
     () => true,
     (target) => !target.startsWith("node:") && !graph.has(target),
     "imports are relative .ts files under src/ or node: builtins",
+  ).filter((violation) =>
+    !(violation.startsWith("src/otel/") && violation.includes(` imports ${OTEL_PEER}: `))
   );
 }
 
@@ -397,6 +415,30 @@ test("a server file that imports the worker side or a private file of a sub-fold
   assertNone(serverImportsOutside(graphOf({ "src/server/s.ts": ["src/_errors.ts"] })));
 });
 
+test("an otel file that imports the server, the worker side or another package is reported", () => {
+  const graph = graphOf({
+    "src/otel/a.ts": [
+      "src/core/_channels.ts",
+      "src/otel/_b.ts",
+      "src/_errors.ts",
+      "@opentelemetry/api",
+      "src/server/with_cache_scope.ts",
+      "@opentelemetry/sdk-trace",
+    ],
+  });
+  const rule =
+    "src/otel/ imports only src/core/, src/otel/, the shared private src/_*.ts and @opentelemetry/api";
+  assert.deepEqual(otelImportsOutside(graph), [
+    `src/otel/a.ts imports src/server/with_cache_scope.ts: ${rule}`,
+    `src/otel/a.ts imports @opentelemetry/sdk-trace: ${rule}`,
+  ]);
+  // @opentelemetry/api is foreign everywhere but in src/otel/.
+  const peer = graphOf({ "src/otel/a.ts": [OTEL_PEER], "src/core/b.ts": [OTEL_PEER] });
+  assert.deepEqual(foreignImports(peer), [
+    "src/core/b.ts imports @opentelemetry/api: imports are relative .ts files under src/ or node: builtins",
+  ]);
+});
+
 test("main-thread code that imports in-worker code, or the reverse, is reported", () => {
   const graph = graphOf({
     "src/worker/main_thread/_pool.ts": ["src/worker/_protocol.ts", "src/worker/in_worker/_link.ts"],
@@ -501,6 +543,10 @@ test("src/server/ imports only src/core/, src/server/ and the shared private mod
   assertNone(serverImportsOutside(graph));
 });
 
+test("src/otel/ imports only src/core/, itself, the shared private modules and @opentelemetry/api", () => {
+  assertNone(otelImportsOutside(graph));
+});
+
 test("main-thread and in-worker code never import each other", () => {
   assertNone(threadSidesImportEachOther(graph));
 });
@@ -514,6 +560,6 @@ test(`no file under src/ is over ${MAX_LINES} lines`, () => {
   assertNone(longFiles(lines, MAX_LINES));
 });
 
-test("src/ imports only its own .ts files and node: builtins", () => {
+test("src/ imports only its own .ts files and node: builtins, and src/otel/ its peer", () => {
   assertNone(foreignImports(graph));
 });

@@ -1,6 +1,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EntryTable } from "./_entry_table.ts";
 import { CacheScope } from "./cache_scope.ts";
+import {
+  publishScopeEnd,
+  publishScopeStart,
+  scopeEndChannel,
+  scopeStartChannel,
+} from "./_channels.ts";
 
 /**
  * What the async context holds: a slot for the scope that cached functions use right now.
@@ -98,6 +104,8 @@ export class ScopeState {
   readonly handle: CacheScope;
   /** Called once when the scope ends (worker pools drop what workers held for it). */
   endListeners: (() => void)[] | undefined;
+  /** Why the scope ended, once it has: the `reason` of `reqcache:scope:end`. */
+  endReason: Error | undefined;
 
   /** Opens a scope: it fills `init.frame`'s slot and makes the handle that opened it. */
   constructor(init: ScopeInit) {
@@ -109,6 +117,7 @@ export class ScopeState {
     this.storeBefore = init.storeBefore;
     init.frame.current = this;
     this.handle = new CacheScope(this);
+    if (scopeStartChannel.hasSubscribers) publishScopeStart(this.handle);
   }
 
   /** Unique among all scopes of this process and of its workers. */
@@ -133,6 +142,8 @@ export class ScopeState {
   /** Gives up one reference; the last one ends the scope. */
   release(): void {
     if (--this.references > 0) return;
+    // Telemetry: the stats are read before the entries drop (see _channels.ts).
+    const endStats = scopeEndChannel.hasSubscribers ? this.handle.stats : undefined;
     this.ended = true;
     this.tables = NO_TABLES;
     const listeners = this.endListeners;
@@ -151,6 +162,13 @@ export class ScopeState {
       // Only the context that is still in this scope's frame gets the earlier store back;
       // disposing from anywhere else must not overwrite that other context's store.
       if (storage.getStore() === frame) storage.enterWith(this.storeBefore as Frame);
+    }
+    if (endStats !== undefined) {
+      publishScopeEnd(
+        this.handle,
+        endStats,
+        this.endReason ??= new Error(`cache scope ${this.id} ended`),
+      );
     }
     if (listeners !== undefined) runEndListeners(this.id, listeners);
   }

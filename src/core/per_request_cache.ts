@@ -13,6 +13,7 @@ import { callOutsideScope } from "./_outside_scope.ts";
 import { keepsRejection } from "./_rejection_policy.ts";
 import { tagsOfCall } from "./_tag_index.ts";
 import type { ScopeState } from "./_scope_state.ts";
+import { callChannel, publishCall } from "./_channels.ts";
 
 export type { CachedFunction, PerRequestCacheOptions };
 
@@ -161,6 +162,7 @@ function cacheFunction(
             table.entries.delete(key);
             table.entries.set(key, entry);
           }
+          if (callChannel.hasSubscribers) publishCall(scope.handle, name, "hit", entry.value);
           return entry.value;
         }
         if (entry.state !== FAILED) return join(scope, table, key, entry); // or a cycle
@@ -222,6 +224,7 @@ function cacheFunction(
     if (entry.state === DROPPED) return value; // invalidated while it ran: nothing to store
     entry.state = READY;
     settle(table, key, entry);
+    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", value);
     return value;
   }
 

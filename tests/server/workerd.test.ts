@@ -6,7 +6,9 @@
  * - fetch: `export default { fetch: withCacheScope(handler) }`, flag `nodejs_compat`;
  * - hono: a Hono app with `app.use(cacheScope())`, flag `nodejs_als`;
  * - bare: a handler with no wrapper, where `openCacheScope` must refuse (workerd has no
- *   `enterWith`).
+ *   `enterWith`);
+ * - channels: a `withCacheScope` handler whose isolate subscribes to the `reqcache:`
+ *   diagnostics channels, flag `nodejs_compat`.
  *
  * On both flags, `createWorkerPool` and `spawnWorker` must refuse when called (`/pool`): workerd's
  * `node:worker_threads` has a `Worker` that throws when constructed.
@@ -24,6 +26,7 @@ import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
 import { driveLoad } from "./_load.ts";
 import { expectedCalls, type IsolateRecord, type Report } from "./_workerd/workload.ts";
+import type { ChannelCounts } from "./_workerd/channels_worker.ts";
 
 const REQUESTS = 2_000;
 const IN_FLIGHT = 100;
@@ -37,7 +40,7 @@ const STOP_TIMEOUT = 3_000;
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bunPath = join(root, "node_modules/.bin/bun");
 const workerdPath = join(root, "node_modules/.bin/workerd");
-const apps = ["fetch", "hono", "bare"] as const;
+const apps = ["fetch", "hono", "bare", "channels"] as const;
 type App = typeof apps[number];
 
 /** One service per app, each on its own loopback socket; port 0 lets workerd pick. */
@@ -46,6 +49,7 @@ function workerdConfig(): string {
     fetch: "nodejs_compat",
     hono: "nodejs_als",
     bare: "nodejs_als",
+    channels: "nodejs_compat",
   };
   const services = apps.map((app) => `(name = "${app}", worker = .${app}Worker)`);
   const sockets = apps.map((app) =>
@@ -226,6 +230,11 @@ describe("@reqcache/core on workerd", { timeout: 300_000 }, () => {
       for (const app of apps) {
         const code = readFileSync(join(dir!, `${app}_worker.js`), "utf8");
         assert.match(code, /^import \{ AsyncLocalStorage \} from "node:async_hooks";$/m, app);
+        // The core loads node:diagnostics_channel only if the runtime has it: a static import
+        // would stop a Worker with only nodejs_als (before 2026-08-04) from loading at all.
+        if (app !== "channels") {
+          assert.doesNotMatch(code, /^import .* from "node:diagnostics_channel";$/m, app);
+        }
       }
     },
   );
@@ -367,6 +376,41 @@ describe("@reqcache/core on workerd", { timeout: 300_000 }, () => {
       assert.deepEqual(await getJson(app, `/ended?token=${token}`), { ended: true });
     });
   }
+
+  test(
+    `channels: ${REQUESTS} requests, ${IN_FLIGHT} in flight, publish exact counts on every channel`,
+    slow,
+    async () => {
+      await served();
+      await getJson<ChannelCounts>("channels", "/_channels?reset");
+      const run = crypto.randomUUID().slice(0, 8);
+      const bodies = await driveLoad(async (seq, signal) => {
+        const response = await fetch(url("channels", "/work"), {
+          headers: { "x-token": `${run}-${seq}` },
+          signal,
+        });
+        return await response.text();
+      }, { total: REQUESTS, concurrency: IN_FLIGHT, deadline: 90_000 });
+      bodies.forEach((body, seq) => assert.equal(body, `${run}-${seq}`));
+      // A scope ends once its body has been sent, which the client may see a moment earlier.
+      let seen = await getJson<ChannelCounts>("channels", "/_channels");
+      for (let polls = 0; seen.counts["reqcache:scope:end"] !== REQUESTS && polls < 100; polls++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        seen = await getJson<ChannelCounts>("channels", "/_channels");
+      }
+      assert.deepEqual(seen.counts, {
+        "reqcache:scope:start": REQUESTS,
+        "reqcache:scope:end": REQUESTS,
+        "reqcache:call getUser miss": REQUESTS,
+        "reqcache:call getUser join": REQUESTS,
+        "reqcache:call getUser hit": REQUESTS,
+        "reqcache:call double miss": REQUESTS,
+        "reqcache:call double hit": REQUESTS,
+      });
+      assert.deepEqual(seen.problems.slice(0, 5), []);
+      assert.ok(seen.maxInFlight > IN_FLIGHT / 2, `at most ${seen.maxInFlight} handlers at once`);
+    },
+  );
 
   test(
     "bare: openCacheScope with no wrapper throws the TypeError that names the fix",

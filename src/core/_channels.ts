@@ -1,0 +1,121 @@
+/**
+ * The package's `node:diagnostics_channel` channels, and the only code that publishes on them.
+ *
+ * Publishing is always guarded by `channel.hasSubscribers` at the call site, so that with
+ * nobody listening a cache hit or a scope costs one getter read more and builds no message:
+ * that is the rule `bench/` holds the hot paths to. The message shapes are public, in
+ * `cache_channels.ts`; this file cannot import them (nor `ScopeState`), since the scope state
+ * imports this file and the tree allows no other import circle, so scopes are typed `object`.
+ *
+ * The module is loaded with `process.getBuiltinModule`, never imported: on workerd with only
+ * `nodejs_als` (before the 2026-08-04 compatibility date, when `nodejs_compat` became the
+ * default), `node:diagnostics_channel` does not exist and a static import would stop the
+ * whole Worker from loading. There the channels are inert stand-ins that never have
+ * subscribers.
+ */
+
+/** The part of a `node:diagnostics_channel` channel used here. */
+export interface DiagnosticsChannel {
+  readonly name: string;
+  readonly hasSubscribers: boolean;
+  publish(message: unknown): void;
+  subscribe(listener: (message: unknown, name: string | symbol) => void): void;
+  unsubscribe(listener: (message: unknown, name: string | symbol) => void): boolean;
+}
+
+/** What a call of a cached function was: see `CacheCallMessage` in `cache_channels.ts`. */
+export type CallOutcome = "hit" | "miss" | "join";
+
+/** `node:diagnostics_channel`, or `undefined` on a runtime that does not provide it. */
+function loadDiagnosticsChannel():
+  | { channel(name: string): DiagnosticsChannel }
+  | undefined {
+  const process = (globalThis as {
+    process?: { getBuiltinModule?: (name: string) => unknown };
+  }).process;
+  try {
+    const loaded = process?.getBuiltinModule?.("node:diagnostics_channel") as
+      | { channel?: (name: string) => DiagnosticsChannel }
+      | undefined;
+    return typeof loaded?.channel === "function"
+      ? loaded as { channel(name: string): DiagnosticsChannel }
+      : undefined;
+  } catch {
+    return undefined; // listed but not provided: the same as absent
+  }
+}
+
+const diagnostics = loadDiagnosticsChannel();
+
+/** Whether this runtime has `node:diagnostics_channel`, so that a subscription can work. */
+export const channelsAvailable: boolean = diagnostics !== undefined;
+
+function channel(name: string): DiagnosticsChannel {
+  if (diagnostics !== undefined) return diagnostics.channel(name);
+  return {
+    name,
+    hasSubscribers: false,
+    publish() {},
+    subscribe() {},
+    unsubscribe: () => false,
+  };
+}
+
+// Held here for the life of the process: Node keeps channels weakly, and a subscriber added
+// through one of these objects must not be collected with it.
+/** `{ scope }`, when a scope opens (not when an opening joins a live one). */
+export const scopeStartChannel: DiagnosticsChannel = channel("reqcache:scope:start");
+/** `{ scope, stats, reason }`, when a scope's last handle is released. */
+export const scopeEndChannel: DiagnosticsChannel = channel("reqcache:scope:end");
+/** `{ scope, name, outcome, result }`, for every call of a cached function inside a scope. */
+export const callChannel: DiagnosticsChannel = channel("reqcache:call");
+/** `{ scope, name, size }`, for every batch a batching function runs. */
+export const batchChannel: DiagnosticsChannel = channel("reqcache:batch");
+
+/**
+ * Native promises returned by a published miss that have not settled: a hit that returns one
+ * of them is a join (it waits on a call still in flight). Kept only while someone listens, so
+ * the hit path never pays for it; a promise stored while nobody listened counts as a hit.
+ */
+const pending = new WeakSet<Promise<unknown>>();
+
+function settled(this: Promise<unknown>): void {
+  pending.delete(this);
+}
+
+/** Publishes a scope's opening; `scope` is its public handle. */
+export function publishScopeStart(scope: object): void {
+  scopeStartChannel.publish({ scope });
+}
+
+/** Publishes a scope's end, with the stats it had before its entries were dropped. */
+export function publishScopeEnd(scope: object, stats: object, reason: Error): void {
+  scopeEndChannel.publish({ scope, stats, reason });
+}
+
+/**
+ * Publishes a call. A hit whose result is a promise from a miss that has not settled yet is
+ * published as a `"join"`: this is the one place that tells them apart.
+ */
+export function publishCall(
+  scope: object,
+  name: string,
+  outcome: CallOutcome,
+  result: unknown,
+): void {
+  if (result instanceof Promise) {
+    if (outcome === "miss") {
+      pending.add(result);
+      const forget = settled.bind(result);
+      result.then(forget, forget);
+    } else if (outcome === "hit" && pending.has(result)) {
+      outcome = "join";
+    }
+  }
+  callChannel.publish({ scope, name, outcome, result });
+}
+
+/** Publishes one batch of `size` keys run by the batching function `name`. */
+export function publishBatch(scope: object, name: string, size: number): void {
+  batchChannel.publish({ scope, name, size });
+}
