@@ -72,17 +72,6 @@ export const callChannel: DiagnosticsChannel = channel("reqcache:call");
 /** `{ scope, name, size }`, for every batch a batching function runs. */
 export const batchChannel: DiagnosticsChannel = channel("reqcache:batch");
 
-/**
- * Native promises returned by a published miss that have not settled: a hit that returns one
- * of them is a join (it waits on a call still in flight). Kept only while someone listens, so
- * the hit path never pays for it; a promise stored while nobody listened counts as a hit.
- */
-const pending = new WeakSet<Promise<unknown>>();
-
-function settled(this: Promise<unknown>): void {
-  pending.delete(this);
-}
-
 /** Publishes a scope's opening; `scope` is its public handle. */
 export function publishScopeStart(scope: object): void {
   scopeStartChannel.publish({ scope });
@@ -93,25 +82,13 @@ export function publishScopeEnd(scope: object, stats: object, reason: Error): vo
   scopeEndChannel.publish({ scope, stats, reason });
 }
 
-/**
- * Publishes a call. A hit whose result is a promise from a miss that has not settled yet is
- * published as a `"join"`: this is the one place that tells them apart.
- */
+/** Publishes a call, classified where the cached function answered it. */
 export function publishCall(
   scope: object,
   name: string,
   outcome: CallOutcome,
   result: unknown,
 ): void {
-  if (result instanceof Promise) {
-    if (outcome === "miss") {
-      pending.add(result);
-      const forget = settled.bind(result);
-      result.then(forget, forget);
-    } else if (outcome === "hit" && pending.has(result)) {
-      outcome = "join";
-    }
-  }
   callChannel.publish({ scope, name, outcome, result });
 }
 

@@ -190,6 +190,7 @@ function cacheFunction(
       table.entries.delete(key);
       table.entries.set(key, entry);
     }
+    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "join", entry.value);
     return entry.value;
   }
 
@@ -221,10 +222,10 @@ function cacheFunction(
       throw error;
     }
     entry.value = value;
+    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", value);
     if (entry.state === DROPPED) return value; // invalidated while it ran: nothing to store
     entry.state = READY;
     settle(table, key, entry);
-    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", value);
     return value;
   }
 

@@ -69,8 +69,9 @@ test("a scope publishes its start, and its end with the stats from before its en
   assert.deepEqual(end.stats, {
     hits: 1,
     misses: 1,
+    joins: 0,
     entries: 1,
-    functions: [{ name: "double", hits: 1, misses: 1, entries: 1 }],
+    functions: [{ name: "double", hits: 1, misses: 1, joins: 0, entries: 1 }],
   });
   assert.ok(end.reason instanceof Error);
   assert.equal(end.reason.message, `cache scope ${handle!.id} ended`);

@@ -63,7 +63,7 @@ async function recordLoad(serve: (work: (token: string) => Promise<string>) => P
     const { scope, stats, reason } = message as CacheScopeEndMessage;
     const token = tokenOf(scope.request);
     seen.ends.push(token);
-    if (stats.hits !== 3 || stats.misses !== 2 || stats.entries !== 2) {
+    if (stats.hits !== 2 || stats.joins !== 1 || stats.misses !== 2 || stats.entries !== 2) {
       seen.problems.push(`${token} ended with ${JSON.stringify(stats)}`);
     }
     if (!(reason instanceof Error) || !reason.message.includes(scope.id)) {

@@ -47,7 +47,7 @@ diagnosticsChannel.subscribe("reqcache:scope:start", (message) => {
 diagnosticsChannel.subscribe("reqcache:scope:end", (message) => {
   const { scope, stats, reason } = message as CacheScopeEndMessage;
   if (tokenOf(scope.request) === "<none>") return;
-  if (stats.hits !== 3 || stats.misses !== 2 || !(reason instanceof Error)) {
+  if (stats.hits !== 2 || stats.joins !== 1 || stats.misses !== 2 || !(reason instanceof Error)) {
     problems.push(`${tokenOf(scope.request)} ended with ${JSON.stringify(stats)}, ${reason}`);
   }
   count("reqcache:scope:end");
