@@ -29,6 +29,7 @@
 export * from "./src/core/cache_scope.ts";
 export * from "./src/core/current_scope.ts";
 export * from "./src/core/open_cache_scope.ts";
+export * from "./src/core/per_request_batch.ts";
 export * from "./src/core/per_request_cache.ts";
 export * from "./src/core/run_in_cache_scope.ts";
 export * from "./src/server/with_cache_scope.ts";

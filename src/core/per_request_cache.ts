@@ -3,6 +3,7 @@ import { findKey, internKey } from "./_call_key.ts";
 import { COMPUTING, type Entry, type EntryTable, FAILED, READY } from "./_entry_table.ts";
 import { cycleError, describe } from "../_errors.ts";
 import { getValidOptions, type PerRequestCacheOptions } from "./_cache_options.ts";
+import { nextFunctionIndex } from "./_function_index.ts";
 import type { ScopeState } from "./_scope_state.ts";
 
 export type { PerRequestCacheOptions };
@@ -44,7 +45,6 @@ interface Controls {
 }
 
 const controlsOf = new WeakMap<object, Controls>();
-let functionCount = 0;
 
 /**
  * Wraps `fn` so that it runs once per request for equal arguments: inside a scope, the first
@@ -150,7 +150,7 @@ function cacheFunction(
     );
   }
   const { key: keyOf, maxEntries, cacheRejections, name } = getValidOptions(options, fn);
-  const index = functionCount++;
+  const index = nextFunctionIndex();
   const inner = controlsOf.get(fn);
 
   // The hot path. A call with one key part and no receiver (one argument, or a `key` option)
