@@ -18,6 +18,7 @@
  * @module
  */
 import process from "node:process";
+import { batchSection } from "./_batch.ts";
 import { httpSection } from "./_http.ts";
 import { memorySection } from "./_memory.ts";
 import { microSection } from "./_micro.ts";
@@ -27,6 +28,7 @@ import { workersSection } from "./_workers.ts";
 /** Every section, in the order they run. */
 export const sections: readonly Section[] = [
   microSection,
+  batchSection,
   memorySection(),
   httpSection,
   workersSection,

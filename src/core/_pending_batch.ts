@@ -22,11 +22,10 @@ export class PendingBatch {
   readonly table: EntryTable | undefined;
   /** What the batch function receives: one load key per cache key, in first-load order. */
   readonly keys: unknown[] = [];
-  readonly cacheKeys: unknown[] = [];
-  /** Each key's entry, whose value is the promise its loads share. */
-  readonly entries: Entry[] = [];
-  readonly resolves: ((value: unknown) => void)[] = [];
-  readonly rejects: ((error: unknown) => void)[] = [];
+  /** Each slot's cache key: the `keys` array itself when load keys are their own cache keys. */
+  readonly cacheKeys: unknown[];
+  /** Each key's entry, whose value is the promise its loads share, with that promise's settlers. */
+  readonly entries: SlotEntry[] = [];
   /**
    * Set when `invalidate` or `clear` dropped entries while this batch was pending: a key may
    * then be in the batch without being in the table, and a new load of it must join its slot
@@ -36,24 +35,23 @@ export class PendingBatch {
   /** Cache key → slot, made only once `dropped` is set (a load that misses never needs it). */
   #slots: Map<unknown, number> | undefined;
 
-  constructor(scope: ScopeState | undefined, table: EntryTable | undefined) {
+  constructor(scope: ScopeState | undefined, table: EntryTable | undefined, keyed: boolean) {
     this.scope = scope;
     this.table = table;
+    this.cacheKeys = keyed ? [] : this.keys;
   }
 
   /** Adds a key to the batch and its entry to the table; returns the promise of its value. */
   add(key: unknown, cacheKey: unknown): Promise<unknown> {
-    const promise = new Promise((resolve, reject) => {
-      this.resolves.push(resolve);
-      this.rejects.push(reject);
-    });
-    const entry: Entry = { value: promise, state: READY };
+    const entry: SlotEntry = { value: undefined, state: READY, resolve: noop, reject: noop };
+    filling = entry;
+    entry.value = new Promise(fillSettlers);
     this.#slots?.set(cacheKey, this.keys.length);
     this.keys.push(key);
-    this.cacheKeys.push(cacheKey);
+    if (this.cacheKeys !== this.keys) this.cacheKeys.push(cacheKey);
     this.entries.push(entry);
     this.table?.entries.set(cacheKey, entry);
-    return promise;
+    return entry.value as Promise<unknown>;
   }
 
   /** The pending entry of `cacheKey`, if the key is in this batch (see `dropped`). */
@@ -66,6 +64,25 @@ export class PendingBatch {
     return slot === undefined ? undefined : this.entries[slot];
   }
 }
+
+/** A key's entry while its batch is pending or in flight: it holds its promise's settlers. */
+interface SlotEntry extends Entry {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The entry that `fillSettlers` gives a new promise's settlers to. A promise executor that closes
+ * over nothing, pointed at its entry just before `new Promise` runs it, makes no closure per load.
+ */
+let filling: SlotEntry;
+
+function fillSettlers(resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+  filling.resolve = resolve;
+  filling.reject = reject;
+}
+
+function noop(): void {}
 
 /**
  * Runs `job` once the promise jobs already queued have run: DataLoader's rule for when a batch
@@ -164,7 +181,7 @@ function settle(
   for (let slot = from; slot < to; slot++) {
     const value = values[slot - from];
     if (value instanceof Error) reject(batch, slot, value, options);
-    else batch.resolves[slot](value);
+    else batch.entries[slot].resolve(value);
   }
 }
 
@@ -180,7 +197,7 @@ function failAll(
 
 /** Rejects one key, and drops its entry unless rejections are kept or the entry was replaced. */
 function reject(batch: PendingBatch, slot: number, error: Error, options: ValidBatchOptions): void {
-  batch.rejects[slot](error);
+  batch.entries[slot].reject(error);
   const { table } = batch;
   const cacheKey = batch.cacheKeys[slot];
   if (

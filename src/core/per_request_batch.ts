@@ -177,7 +177,7 @@ export function perRequestBatch<K, V>(
     const table = scope.table(index, name);
     let batch = table.pending as PendingBatch | undefined;
     if (batch === undefined) {
-      const made = new PendingBatch(scope, table);
+      const made = new PendingBatch(scope, table, keyOf !== undefined);
       table.pending = batch = made;
       schedule(() => dispatch(made, call, valid));
     } else if (batch.dropped) {
@@ -196,7 +196,7 @@ export function perRequestBatch<K, V>(
 
   /** Outside any scope: a batch of one, called now, stored nowhere. */
   function loadAlone(key: K): Promise<V> {
-    const batch = new PendingBatch(undefined, undefined);
+    const batch = new PendingBatch(undefined, undefined, false);
     const promise = batch.add(key, key);
     dispatch(batch, call, valid);
     return promise as Promise<V>;
