@@ -132,7 +132,9 @@ export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBa
   const size = options.maxBatchSize;
   for (let from = 0; from < batch.keys.length; from += size) {
     const to = Math.min(from + size, batch.keys.length);
-    const keys = from === 0 && to === batch.keys.length ? batch.keys : batch.keys.slice(from, to);
+    // A copy: the batch function may sort or splice what it gets, and the slots (whose cache
+    // keys may be this very array) must keep the order the loads were made in.
+    const keys = batch.keys.slice(from, to);
     if (table !== undefined) table.batches++;
     // The one place a batch is dispatched: a `reqcache:batch` event ({ scope, name, size }) for
     // telemetry belongs here.

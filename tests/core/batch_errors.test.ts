@@ -124,3 +124,23 @@ test("a key option that throws rejects that load and stores nothing", async () =
     assert.equal(scope.stats.entries, 0);
   });
 });
+
+test("a batch function that sorts its keys in place cannot reorder the library's slots", async () => {
+  const sent: number[][] = [];
+  const fn = perRequestBatch((keys: readonly number[]) => {
+    sent.push([...keys]);
+    (keys as number[]).sort((a, b) => a - b);
+    return [new Error("first slot"), "second slot"];
+  });
+  await runInCacheScope({}, async (scope) => {
+    // Values go by position in the order of the loads: the first load (key 3) gets the first
+    // slot, whatever the function did to the array it was given.
+    const [three, one] = await Promise.allSettled([fn(3), fn(1)]);
+    assert.equal(three.status, "rejected");
+    assert.deepEqual(one, { status: "fulfilled", value: "second slot" });
+    // The rejection evicted key 3's entry, not key 1's.
+    assert.equal(scope.stats.entries, 1);
+    assert.equal(await fn(1), "second slot");
+  });
+  assert.deepEqual(sent, [[3, 1]]);
+});
