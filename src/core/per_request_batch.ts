@@ -160,7 +160,7 @@ export function perRequestBatch<K, V>(
         return Promise.reject(error);
       }
     }
-    const table = scope.tables[index];
+    let table = scope.tables[index];
     if (table !== undefined) {
       const entry = table.entries.get(cacheKey);
       if (entry !== undefined) {
@@ -168,13 +168,12 @@ export function perRequestBatch<K, V>(
         scope.hits++;
         return entry.value as Promise<V>;
       }
-    }
-    return enqueue(scope, key, cacheKey);
+    } else table = scope.table(index, name);
+    return enqueue(scope, table, key, cacheKey);
   }
 
   /** A miss: the key joins the scope's pending batch, which is made and scheduled if none. */
-  function enqueue(scope: ScopeState, key: K, cacheKey: unknown): Promise<V> {
-    const table = scope.table(index, name);
+  function enqueue(scope: ScopeState, table: EntryTable, key: K, cacheKey: unknown): Promise<V> {
     let batch = table.pending as PendingBatch | undefined;
     if (batch === undefined) {
       const made = new PendingBatch(scope, table, keyOf !== undefined);
