@@ -39,8 +39,8 @@ export class EntryTable {
   readonly roots: Map<number, KeyNode> = new Map();
   hits = 0;
   misses = 0;
-  /** Calls of the batch function, for a `perRequestBatch` function's table. */
-  batches = 0;
+  /** Calls of the batch function: a number for a `perRequestBatch` function's table only. */
+  batches: number | undefined = undefined;
   /** A `perRequestBatch` function's loads not yet dispatched in this scope (`_pending_batch.ts`). */
   pending: object | undefined = undefined;
 

@@ -135,7 +135,7 @@ export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBa
     // A copy: the batch function may sort or splice what it gets, and the slots (whose cache
     // keys may be this very array) must keep the order the loads were made in.
     const keys = batch.keys.slice(from, to);
-    if (table !== undefined) table.batches++;
+    if (table !== undefined) table.batches = (table.batches ?? 0) + 1;
     // The one place a batch is dispatched: a `reqcache:batch` event ({ scope, name, size }) for
     // telemetry belongs here.
     let result: unknown;

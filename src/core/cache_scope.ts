@@ -10,8 +10,8 @@ export interface FunctionStats {
   readonly misses: number;
   /** Entries the function holds in the scope now. */
   readonly entries: number;
-  /** Calls of the batch function, for a `perRequestBatch` function; 0 for the others. */
-  readonly batches: number;
+  /** Calls of the batch function: only in the row of a `perRequestBatch` function. */
+  readonly batches?: number;
 }
 
 /** What a scope's cache did so far: totals, and one row per cached function it has seen. */
@@ -90,7 +90,7 @@ export class CacheScope implements Disposable {
         hits: table.hits,
         misses: table.misses,
         entries: table.entries.size,
-        batches: table.batches,
+        ...(table.batches === undefined ? undefined : { batches: table.batches }),
       });
     });
     return { hits: this.#state.hits, misses: this.#state.misses, entries, functions };

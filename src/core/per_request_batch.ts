@@ -168,7 +168,10 @@ export function perRequestBatch<K, V>(
         scope.hits++;
         return entry.value as Promise<V>;
       }
-    } else table = scope.table(index, name);
+    } else {
+      table = scope.table(index, name);
+      table.batches ??= 0; // what marks a batched function's row in the stats
+    }
     return enqueue(scope, table, key, cacheKey);
   }
 
@@ -237,6 +240,7 @@ export function perRequestBatch<K, V>(
     const scope = storage.getStore()?.current;
     if (scope === undefined || scope.ended) return false;
     const table = scope.table(index, name);
+    table.batches ??= 0;
     const cacheKey = keyOf === undefined ? key : keyOf(key);
     if (table.entries.has(cacheKey)) return false;
     const promise = value instanceof Error ? Promise.reject(value) : Promise.resolve(value);

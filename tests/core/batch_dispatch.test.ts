@@ -159,3 +159,19 @@ test("outside any scope the batch function sees no scope", async () => {
   const fn = perRequestBatch((keys: readonly number[]) => keys.map(() => currentScope()));
   assert.equal(await fn(1), undefined);
 });
+
+test("stats rows of batched functions count batches; cached functions' rows have no such field", async () => {
+  const cached = perRequestCache((n: number) => n, { name: "cached" });
+  const batched = perRequestBatch((keys: readonly number[]) => keys, { name: "batched" });
+  const primed = perRequestBatch((keys: readonly number[]) => keys, { name: "primed" });
+  await runInCacheScope({}, async (scope) => {
+    cached(1);
+    await batched.many([1, 2]);
+    primed.prime(1, 1);
+    assert.deepEqual(scope.stats.functions, [
+      { name: "cached", hits: 0, misses: 1, entries: 1 },
+      { name: "batched", hits: 0, misses: 2, entries: 2, batches: 1 },
+      { name: "primed", hits: 0, misses: 0, entries: 1, batches: 0 },
+    ]);
+  });
+});
