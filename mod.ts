@@ -32,6 +32,7 @@ export * from "./src/core/configure_cache.ts";
 export * from "./src/core/current_scope.ts";
 export * from "./src/core/invalidate_tags.ts";
 export * from "./src/core/open_cache_scope.ts";
+export * from "./src/core/per_request_batch.ts";
 export * from "./src/core/per_request_cache.ts";
 export * from "./src/core/run_in_cache_scope.ts";
 export * from "./src/server/with_cache_scope.ts";

@@ -10,14 +10,16 @@
  *
  * `npm run bench` (or `deno task bench`) runs all three in one go. It prints, per runtime,
  * ns/op and the ratios that issue 5's targets are about, each measured within the same run,
- * with PASS or MISS and by how much. Options: `--smoke` (or `BENCH_SMOKE=1`) runs every
- * benchmark body a few times untimed and checks it, which is what CI does through
+ * with PASS or MISS and by how much. Options: `--only=<word>` times only the sections whose
+ * title has that word (`npm run bench:node -- --only=batching`); `--smoke` (or `BENCH_SMOKE=1`)
+ * runs every benchmark body a few times untimed and checks it, which is what CI does through
  * `tests/bench_smoke.test.ts`; `BENCH_ROUNDS` (default 3) sets how many interleaved rounds the
  * medians are taken over.
  *
  * @module
  */
 import process from "node:process";
+import { batchSection } from "./_batch.ts";
 import { httpSection } from "./_http.ts";
 import { memorySection } from "./_memory.ts";
 import { microSection } from "./_micro.ts";
@@ -28,6 +30,7 @@ import { telemetrySection } from "./_telemetry.ts";
 /** Every section, in the order they run. */
 export const sections: readonly Section[] = [
   microSection,
+  batchSection,
   memorySection(),
   httpSection,
   workersSection,
@@ -50,9 +53,14 @@ export async function main(args: readonly string[]): Promise<void> {
       `Cannot run the benchmarks: BENCH_ROUNDS must be a positive integer, received ${process.env.BENCH_ROUNDS}`,
     );
   }
+  // `--only=batching` times the sections whose title has that word, for one figure at a time.
+  const only = args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
+  const chosen = sections.filter((section) =>
+    only === undefined || section.title.toLowerCase().includes(only.toLowerCase())
+  );
   console.log(`\n# @reqcache/core benchmarks: ${describeMachine()}\n`);
   let missed = 0;
-  for (const section of sections) {
+  for (const section of chosen) {
     const { rows, checks, notes } = await section.measure(rounds);
     console.log(`## ${section.title}\n`);
     if (rows.length > 0) printRows(rows);

@@ -1,157 +1,165 @@
 /**
- * A small Hono app on @reqcache/core: a fake user and permission store that counts its queries,
- * and a page that asks it the same questions many times per request.
+ * A small Hono app on @reqcache/core and a real SQLite database (`node:sqlite`, in memory,
+ * seeded at start): a feed of posts whose handler looks up each post's author, the N+1 shape of
+ * GraphQL resolvers and REST handlers that fan out.
  *
  * `npm run demo` (Node), `deno run -A examples/demo.ts` or `bun examples/demo.ts` serves the app
- * on 127.0.0.1, sends a burst of concurrent requests to it, prints what each request hit and
- * missed, and exits. Add `--serve` to keep serving (`--port 8000` to choose the port).
+ * on 127.0.0.1, sends concurrent requests for the feed in three modes (author lookups uncached,
+ * through `perRequestCache`, through `perRequestBatch`), prints the SQL statements each request
+ * ran, and exits. Add `--serve` to keep serving (`--port 8000` to choose the port).
  *
  * @module
  */
-import { setTimeout as delay } from "node:timers/promises";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
-import { perRequestCache } from "../mod.ts";
+import { type CacheScope, currentScope, perRequestBatch, perRequestCache } from "../mod.ts";
 import { cacheScope } from "../hono.ts";
 
-/** The fake store: what it holds, and how many queries it has answered. */
-export const store = {
-  queries: { users: 0, roles: 0 },
-  users: new Map([
-    ["ada", { name: "Ada", role: "admin", team: "core" }],
-    ["bob", { name: "Bob", role: "editor", team: "docs" }],
-    ["cy", { name: "Cy", role: "viewer", team: "docs" }],
-  ]),
-  roles: new Map([
-    ["admin", ["read", "write", "delete"]],
-    ["editor", ["read", "write"]],
-    ["viewer", ["read"]],
-  ]),
+/** What the database is seeded with. */
+export const seed = {
+  authors: [[1, "Ada"], [2, "Bob"], [3, "Cy"], [4, "Dee"], [5, "Eve"]] as const,
+  /** Posts: id, title, author id. The feed shows them all, each with its author. */
+  posts: [
+    [1, "Hello, SQLite", 1],
+    [2, "Batching 101", 2],
+    [3, "Why N+1 hurts", 1],
+    [4, "Scopes, not contexts", 3],
+    [5, "A tick is a batch", 2],
+    [6, "Caching per request", 1],
+    [7, "Resolvers that fan out", 4],
+    [8, "DataLoader without loaders", 3],
+    [9, "In-memory databases", 1],
+    [10, "The end of the feed", 2],
+  ] as const,
 };
 
-/** One query to the store: a few milliseconds, and one more on the counter. */
-const findUser = perRequestCache(async (id: string) => {
-  store.queries.users++;
-  await delay(2 + Math.random() * 3);
-  return store.users.get(id);
-});
+const db = new DatabaseSync(":memory:");
+db.exec(`
+  CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+  CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL, author_id INTEGER NOT NULL);
+`);
+for (const row of seed.authors) db.prepare("INSERT INTO authors VALUES (?, ?)").run(...row);
+for (const row of seed.posts) db.prepare("INSERT INTO posts VALUES (?, ?, ?)").run(...row);
 
-const permissionsOf = perRequestCache(async (role: string) => {
-  store.queries.roles++;
-  await delay(2 + Math.random() * 3);
-  return store.roles.get(role) ?? [];
-});
+/** The statements each request ran, by its scope: the app records them, no context passed. */
+const statements = new WeakMap<CacheScope, string[]>();
 
-/** Deep in the app: each check looks the user up again, and the cache answers. */
-async function can(userId: string, permission: string): Promise<boolean> {
-  const user = await findUser(userId);
-  return user !== undefined && (await permissionsOf(user.role)).includes(permission);
+/** Runs one query and records its SQL against the current request. */
+function query<T>(sql: string, ...params: SQLInputValue[]): T[] {
+  const scope = currentScope();
+  if (scope !== undefined) {
+    let log = statements.get(scope);
+    if (log === undefined) statements.set(scope, log = []);
+    log.push(sql);
+  }
+  return db.prepare(sql).all(...params) as T[];
 }
 
-/** The documents of the demo: who owns them. */
-const documents = new Map([["roadmap", "ada"], ["guide", "bob"], ["faq", "cy"]]);
+interface Author {
+  id: number;
+  name: string;
+}
 
-/** The app: `GET /docs/:id` with the viewer in `x-user`. */
+interface Post {
+  id: number;
+  title: string;
+  author_id: number;
+}
+
+/** One author, one query: what the handler would call without any cache. */
+async function authorById(id: number): Promise<Author | undefined> {
+  return query<Author>("SELECT id, name FROM authors WHERE id = ?", id)[0];
+}
+
+/** The same lookup, once per request and author id. */
+const cachedAuthor = perRequestCache(authorById, { name: "cachedAuthor" });
+
+/** The same lookup, batched: the authors a request asks for in one tick are one query. */
+const batchedAuthor = perRequestBatch(async (ids: readonly number[]) => {
+  const placeholders = ids.map(() => "?").join(", ");
+  const rows = query<Author>(`SELECT id, name FROM authors WHERE id IN (${placeholders})`, ...ids);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id) ?? new RangeError(`No author ${id}`));
+}, { name: "batchedAuthor" });
+
+/** The three ways the feed looks its authors up. */
+export const modes = {
+  uncached: authorById,
+  perRequestCache: cachedAuthor,
+  perRequestBatch: batchedAuthor,
+} as const;
+
+/** A mode's name: `uncached`, `perRequestCache` or `perRequestBatch`. */
+export type Mode = keyof typeof modes;
+
+/** What `GET /feed` answers. */
+export interface Feed {
+  mode: Mode;
+  posts: { title: string; author: string | undefined }[];
+  /** The SQL statements this request ran, in order. */
+  statements: string[];
+}
+
+/** The app: `GET /feed?mode=…`, one query for the posts and one author lookup per post. */
 export const app: Hono = new Hono();
-app.use(cacheScope({ serverTiming: true }));
-app.get("/docs/:id", async (c) => {
-  const viewer = c.req.header("x-user") ?? "cy";
-  const owner = documents.get(c.req.param("id"));
-  if (owner === undefined) return c.json({ error: "no such document" }, 404);
-  // Every widget on the page asks its own questions, concurrently: the header, the editor
-  // toolbar, the sidebar with the owner's card. The same few lookups, many times.
-  const [canRead, canWrite, canDelete, ownerUser, viewerUser] = await Promise.all([
-    can(viewer, "read"),
-    can(viewer, "write"),
-    can(viewer, "delete"),
-    findUser(owner),
-    findUser(viewer),
-  ]);
-  if (!canRead) return c.json({ error: "forbidden" }, 403);
-  const sameTeam = (await findUser(owner))?.team === (await findUser(viewer))?.team;
-  return c.json({
-    viewer: viewerUser?.name,
-    owner: ownerUser?.name,
-    canWrite,
-    canDelete: canDelete || (sameTeam && canWrite),
-  });
+app.use(cacheScope());
+app.get("/feed", async (c) => {
+  const mode = c.req.query("mode") ?? "perRequestBatch";
+  if (!Object.hasOwn(modes, mode)) return c.json({ error: `no mode ${mode}` }, 400);
+  const authorOf = modes[mode as Mode];
+  const posts = query<Post>("SELECT id, title, author_id FROM posts ORDER BY id");
+  // The N+1: each post's author on its own, the way a resolver per field asks for it.
+  const authors = await Promise.all(posts.map((post) => authorOf(post.author_id)));
+  const feed: Feed = {
+    mode: mode as Mode,
+    posts: posts.map((post, i) => ({ title: post.title, author: authors[i]?.name })),
+    statements: statements.get(currentScope()!) ?? [],
+  };
+  return c.json(feed);
 });
 
-/** One row of the burst's table. */
-export interface BurstRow {
+/** One request of a run: its mode and the statements it ran. */
+export interface RequestRow {
   request: number;
-  viewer: string;
-  path: string;
-  status: number;
-  hits: number;
-  misses: number;
-  /** Calls that shared a lookup still in flight. */
-  joins: number;
-}
-
-/** What a burst did, in all. */
-export interface BurstResult {
-  rows: BurstRow[];
-  /** Queries the store ran for the burst. */
-  queries: number;
-  /** Cached calls the handlers made (hits + misses + joins). */
-  calls: number;
+  mode: Mode;
+  statements: string[];
 }
 
 /**
- * Sends `requests` concurrent requests to `url` (the app's base URL) and collects the hits,
- * misses and joins each one reports in its `Server-Timing` header.
+ * Sends `perMode` concurrent requests for the feed in each mode, all at once, to `url` (the
+ * app's base URL), and returns what each one ran.
  */
-export async function burst(url: string, requests = 12): Promise<BurstResult> {
-  const viewers = [...store.users.keys()];
-  const paths = [...documents.keys()].map((id) => `docs/${id}`);
-  const before = store.queries.users + store.queries.roles;
-  const rows = await Promise.all(Array.from({ length: requests }, async (_, i) => {
-    const viewer = viewers[i % viewers.length];
-    const path = paths[(i + Math.floor(i / viewers.length)) % paths.length];
-    const response = await fetch(new URL(path, url), {
-      headers: { "x-user": viewer },
+export async function compare(url: string, perMode = 3): Promise<RequestRow[]> {
+  const order = Object.keys(modes) as Mode[];
+  const jobs = order.flatMap((mode) => Array.from({ length: perMode }, () => mode));
+  return await Promise.all(jobs.map(async (mode, i) => {
+    const response = await fetch(new URL(`feed?mode=${mode}`, url), {
       signal: AbortSignal.timeout(10_000),
     });
-    const body = await response.json();
-    // The app's answer names the viewer it served: a request answered for another must fail.
-    if (response.status === 200 && body.viewer !== store.users.get(viewer)?.name) {
-      throw new Error(`Request ${i + 1} for ${viewer} was answered for ${body.viewer}`);
-    }
-    const timing = response.headers.get("server-timing") ?? "";
-    const [, hits = "0", misses = "0", joins = "0"] =
-      /hits=(\d+) misses=(\d+) joins=(\d+)/.exec(timing) ?? [];
-    return {
-      request: i + 1,
-      viewer,
-      path: `/${path}`,
-      status: response.status,
-      hits: Number(hits),
-      misses: Number(misses),
-      joins: Number(joins),
-    };
+    if (response.status !== 200) throw new Error(`${mode}: ${await response.text()}`);
+    const feed = await response.json() as Feed;
+    return { request: i + 1, mode: feed.mode, statements: feed.statements };
   }));
-  const queries = store.queries.users + store.queries.roles - before;
-  const calls = rows.reduce((sum, row) => sum + row.hits + row.misses + row.joins, 0);
-  return { rows, queries, calls };
 }
 
-/** The burst as a table, and the totals under it. */
-export function formatBurst({ rows, queries, calls }: BurstResult): string {
-  const header = ["request", "viewer", "path", "status", "hits", "misses", "joins"];
-  const cells = rows.map((row) => header.map((name) => String(row[name as keyof BurstRow])));
-  const widths = header.map((name, i) =>
-    Math.max(name.length, ...cells.map((row) => row[i].length))
-  );
-  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
-  return [
-    line(header),
-    line(widths.map((width) => "-".repeat(width))),
-    ...cells.map(line),
+/** Each request's statements, grouped (`× 10` for a statement run ten times), and totals. */
+export function formatComparison(rows: RequestRow[]): string {
+  const lines: string[] = [];
+  for (const { request, mode, statements } of rows) {
+    lines.push(`request ${request}, ${mode}: ${statements.length} SQL statements`);
+    const counts = new Map<string, number>();
+    for (const sql of statements) counts.set(sql, (counts.get(sql) ?? 0) + 1);
+    for (const [sql, count] of counts) lines.push(`  ${sql}${count > 1 ? `  × ${count}` : ""}`);
+  }
+  const perMode = (mode: Mode) => rows.find((row) => row.mode === mode)?.statements.length;
+  lines.push(
     "",
-    `${rows.length} concurrent requests made ${calls} cached calls; the store ran ${queries} queries ` +
-    `(${calls} without the cache), and no request read another's results.`,
-  ].join("\n");
+    `SQL statements per request: uncached ${perMode("uncached")}, perRequestCache ${
+      perMode("perRequestCache")
+    }, perRequestBatch ${perMode("perRequestBatch")} (${rows.length} concurrent requests).`,
+  );
+  return lines.join("\n");
 }
 
 /** A running server: its base URL and how to stop it. */
@@ -201,18 +209,18 @@ export async function serveDemo(port = 0): Promise<DemoServer> {
   };
 }
 
-/** `demo.ts [--serve] [--port N]`: burst and exit, or keep serving. */
+/** `demo.ts [--serve] [--port N]`: compare the modes and exit, or keep serving. */
 export async function main(args: string[]): Promise<void> {
   const serveOn = args.includes("--serve");
   const portAt = args.indexOf("--port");
   const port = portAt === -1 ? (serveOn ? 8000 : 0) : Number(args[portAt + 1]);
   const server = await serveDemo(port);
   if (serveOn) {
-    console.log(`Serving on ${server.url} (try: curl -i -H "x-user: bob" ${server.url}docs/guide)`);
+    console.log(`Serving on ${server.url} (try: curl ${server.url}feed?mode=perRequestBatch)`);
     return;
   }
   try {
-    console.log(formatBurst(await burst(server.url)));
+    console.log(formatComparison(await compare(server.url)));
   } finally {
     await server[Symbol.asyncDispose]();
   }

@@ -52,6 +52,10 @@ export class EntryTable {
   misses = 0;
   /** Calls that received an entry whose promise was still pending. */
   joins = 0;
+  /** Calls of the batch function: a number for a `perRequestBatch` function's table only. */
+  batches: number | undefined = undefined;
+  /** A `perRequestBatch` function's loads not yet dispatched in this scope (`_pending_batch.ts`). */
+  pending: object | undefined = undefined;
 
   constructor(name: string) {
     this.name = name;

@@ -12,6 +12,8 @@ export interface FunctionStats {
   readonly joins: number;
   /** Entries the function holds in the scope now. */
   readonly entries: number;
+  /** Calls of the batch function: only in the row of a `perRequestBatch` function. */
+  readonly batches?: number;
 }
 
 /** What a scope's cache did so far: totals, and one row per cached function it has seen. */
@@ -96,6 +98,7 @@ export class CacheScope implements Disposable {
         misses: table.misses,
         joins: table.joins,
         entries: table.entries.size,
+        ...(table.batches === undefined ? undefined : { batches: table.batches }),
       });
     });
     const { hits, misses, joins } = this.#state;

@@ -12,12 +12,11 @@ import {
 import { callOutsideScope } from "./_outside_scope.ts";
 import { keepsRejection } from "./_rejection_policy.ts";
 import { tagsOfCall } from "./_tag_index.ts";
+import { nextFunctionIndex } from "./_function_index.ts";
 import type { ScopeState } from "./_scope_state.ts";
 import { callChannel, publishCall } from "./_channels.ts";
 
 export type { CachedFunction, PerRequestCacheOptions };
-
-let functionCount = 0;
 
 /**
  * Wraps `fn` so that it runs once per request for equal arguments: inside a scope, the first
@@ -126,7 +125,7 @@ function cacheFunction(
   }
   const { key: keyOf, maxEntries, cacheRejections, tags: tagsOf, outsideScope, name } =
     getValidOptions(options, fn);
-  const index = functionCount++;
+  const index = nextFunctionIndex();
   const inner = controlsOf.get(fn);
   const keepsRejectionOf = (error: unknown) => keepsRejection(cacheRejections, error, cached, name);
 

@@ -1,0 +1,130 @@
+/**
+ * Issue 13: an N+1 resolver workload, `perRequestBatch` against a DataLoader created per
+ * request. One request resolves 100 fields, each an async resolver that loads one key; 30% of
+ * the loads repeat a key already loaded, so 70 distinct keys reach one call of the batch
+ * function. Ours runs inside a scope opened per request by `runInCacheScope` (its cost is
+ * counted); DataLoader's side creates its loader per request, as its README asks.
+ */
+import assert from "node:assert/strict";
+import { do_not_optimize, measure } from "mitata";
+import DataLoader from "dataloader";
+import { perRequestBatch, runInCacheScope } from "../mod.ts";
+import { type Check, median, ratioCheck, type Row, type Section } from "./_section.ts";
+
+interface User {
+  readonly id: number;
+}
+
+const LOADS = 100;
+const DISTINCT = 70;
+
+/** The keys one request loads: 70 distinct ids, then 30 repeats of earlier ones, shuffled. */
+const keys: readonly number[] = (() => {
+  const list = Array.from({ length: DISTINCT }, (_, i) => i + 1);
+  for (let i = 0; i < LOADS - DISTINCT; i++) list.push(((i * 7) % DISTINCT) + 1);
+  // A fixed shuffle (a linear congruential generator), so every run loads the same order.
+  let seed = 42;
+  for (let i = list.length - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    const j = seed % (i + 1);
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+})();
+
+let batchCalls = 0;
+let keysSent = 0;
+/** The database: one round trip answers every key, in order. */
+async function usersByIds(ids: readonly number[]): Promise<User[]> {
+  batchCalls++;
+  keysSent += ids.length;
+  return ids.map((id) => ({ id }));
+}
+
+const getUser = perRequestBatch(usersByIds);
+const request = { url: "http://localhost/graphql" };
+
+/** The resolvers of one request: each field loads its user and reads it. */
+async function resolveAll(load: (id: number) => Promise<User>): Promise<number> {
+  const ids = await Promise.all(keys.map(async (key) => (await load(key)).id));
+  return ids.length;
+}
+
+const OURS = "perRequestBatch: request of 100 loads (scope opened per request)";
+const THEIRS = "DataLoader per request: request of 100 loads";
+const THEIRS_IN_SCOPE = "DataLoader per request, inside runInCacheScope: 100 loads";
+
+const cases: readonly { name: string; body(): Promise<number> }[] = [
+  { name: OURS, body: () => runInCacheScope(request, () => resolveAll(getUser)) },
+  {
+    name: THEIRS,
+    body: () => {
+      const loader = new DataLoader<number, User>(usersByIds);
+      return resolveAll((id) => loader.load(id));
+    },
+  },
+  {
+    // The floor under ours: what the scope's async context costs the same resolvers (every
+    // promise and await inside a context carries it), with DataLoader doing the batching.
+    name: THEIRS_IN_SCOPE,
+    body: () =>
+      runInCacheScope(request, () => {
+        const loader = new DataLoader<number, User>(usersByIds);
+        return resolveAll((id) => loader.load(id));
+      }),
+  },
+];
+
+const timing = { min_cpu_time: 300e6, min_samples: 12 };
+
+/** The batching section: time per request, ours over DataLoader's. */
+export const batchSection: Section = {
+  title: "Batching: an N+1 resolver workload (issue 13)",
+
+  async measure(rounds) {
+    await this.smoke();
+    const perRound = new Map<string, number[]>(cases.map(({ name }) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const { name, body } of cases) {
+        const stats = await measure(async () => do_not_optimize(await body()), { ...timing });
+        perRound.get(name)!.push(stats.p50);
+      }
+    }
+    const rows: Row[] = cases.map(({ name }) => {
+      const samples = perRound.get(name)!;
+      return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
+    });
+    const ours = perRound.get(OURS)!;
+    const theirs = perRound.get(THEIRS)!;
+    const checks: Check[] = [
+      ratioCheck(
+        "perRequestBatch / DataLoader per request (time per request)",
+        median(ours.map((ns, i) => ns / theirs[i])),
+        1,
+      ),
+      ratioCheck(
+        "perRequestBatch / DataLoader per request inside runInCacheScope",
+        median(ours.map((ns, i) => ns / perRound.get(THEIRS_IN_SCOPE)![i])),
+        undefined,
+      ),
+    ];
+    return {
+      rows,
+      checks,
+      notes: [
+        `One request: ${LOADS} loads, ${DISTINCT} distinct keys, one batch. ns/op is per request.`,
+      ],
+    };
+  },
+
+  async smoke() {
+    for (const { name, body } of cases) {
+      for (let i = 0; i < 3; i++) {
+        const [calls, sent] = [batchCalls, keysSent];
+        assert.equal(await body(), LOADS);
+        assert.equal(batchCalls - calls, 1, `${name}: one batch per request`);
+        assert.equal(keysSent - sent, DISTINCT, `${name}: each distinct key sent once`);
+      }
+    }
+  },
+};

@@ -1,0 +1,219 @@
+/**
+ * One batch of a `perRequestBatch` function: the loads collected in one scope before dispatch,
+ * and the one place where the batch function is called and its answer handed out per key.
+ *
+ * A batch belongs to a scope (it hangs on the function's entry table in that scope, as
+ * `table.pending`), never to the function: two requests never share one, so a batch function
+ * only ever sees the keys of the request it runs for.
+ */
+import { describe } from "../_errors.ts";
+import { keepsRejection, type ValidBatchOptions } from "./_batch_options.ts";
+import { type Entry, type EntryTable, READY } from "./_entry_table.ts";
+import { Frame, type ScopeState, storage } from "./_scope_state.ts";
+
+/** A batch function with its types erased: load keys in, values (or a promise of them) out. */
+export type BatchFn = (keys: readonly unknown[]) => unknown;
+
+/** The loads waiting for one call (or, past `maxBatchSize`, several) of the batch function. */
+export class PendingBatch {
+  /** The scope the loads were made in; `undefined` for the batch of one made outside any. */
+  readonly scope: ScopeState | undefined;
+  /** The function's table in that scope, where each key's entry is stored. */
+  readonly table: EntryTable | undefined;
+  /** What the batch function receives: one load key per cache key, in first-load order. */
+  readonly keys: unknown[] = [];
+  /** Each slot's cache key: the `keys` array itself when load keys are their own cache keys. */
+  readonly cacheKeys: unknown[];
+  /** Each key's entry, whose value is the promise its loads share, with that promise's settlers. */
+  readonly entries: SlotEntry[] = [];
+  /**
+   * Set when `invalidate` or `clear` dropped entries while this batch was pending: a key may
+   * then be in the batch without being in the table, and a new load of it must join its slot
+   * (the batch has not run, so its answer is not stale) instead of sending the key twice.
+   */
+  dropped = false;
+  /** Cache key → slot, made only once `dropped` is set (a load that misses never needs it). */
+  #slots: Map<unknown, number> | undefined;
+
+  constructor(scope: ScopeState | undefined, table: EntryTable | undefined, keyed: boolean) {
+    this.scope = scope;
+    this.table = table;
+    this.cacheKeys = keyed ? [] : this.keys;
+  }
+
+  /** Adds a key to the batch and its entry to the table; returns the promise of its value. */
+  add(key: unknown, cacheKey: unknown): Promise<unknown> {
+    const entry: SlotEntry = { value: undefined, state: READY, resolve: noop, reject: noop };
+    filling = entry;
+    entry.value = new Promise(fillSettlers);
+    this.#slots?.set(cacheKey, this.keys.length);
+    this.keys.push(key);
+    if (this.cacheKeys !== this.keys) this.cacheKeys.push(cacheKey);
+    this.entries.push(entry);
+    this.table?.entries.set(cacheKey, entry);
+    return entry.value as Promise<unknown>;
+  }
+
+  /** The pending entry of `cacheKey`, if the key is in this batch (see `dropped`). */
+  entryOf(cacheKey: unknown): Entry | undefined {
+    if (this.#slots === undefined) {
+      this.#slots = new Map();
+      this.cacheKeys.forEach((key, slot) => this.#slots!.set(key, slot));
+    }
+    const slot = this.#slots.get(cacheKey);
+    return slot === undefined ? undefined : this.entries[slot];
+  }
+}
+
+/** A key's entry while its batch is pending or in flight: it holds its promise's settlers. */
+interface SlotEntry extends Entry {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The entry that `fillSettlers` gives a new promise's settlers to. A promise executor that closes
+ * over nothing, pointed at its entry just before `new Promise` runs it, makes no closure per load.
+ */
+let filling: SlotEntry;
+
+function fillSettlers(resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+  filling.resolve = resolve;
+  filling.reject = reject;
+}
+
+function noop(): void {}
+
+/**
+ * Runs `job` once the promise jobs already queued have run: DataLoader's rule for when a batch
+ * is dispatched, so that loads made in one tick, and in the `then` callbacks that tick queues,
+ * are collected into one batch.
+ *
+ * Where there is a `process.nextTick` (Node, Deno, Bun, workerd with Node compatibility), the
+ * job is queued from a resolved promise's `then`, and from there on the next-tick queue: a
+ * promise job queued now runs before that `then` callback, and the next-tick queue runs only
+ * after the promise job queue is empty again, so resolvers that `await` one level before they
+ * load (graphql-js resolving a list's fields) still make it into the batch. Nothing I/O-bound
+ * waits for it, though: the next-tick queue runs before the event loop moves on. Without
+ * `process`, `setImmediate` or a zero timer does the same, one turn of the loop later.
+ *
+ * The job runs in whatever async context the scheduler carries; the batch does not rely on it
+ * (see `dispatch`).
+ */
+export function schedule(job: () => void): void {
+  const process = (globalThis as { process?: { nextTick?: (job: () => void) => void } }).process;
+  if (typeof process?.nextTick === "function") {
+    (resolved ??= Promise.resolve()).then(() => process.nextTick!(job));
+  } else if (typeof setImmediate === "function") {
+    setImmediate(job);
+  } else {
+    setTimeout(job, 0);
+  }
+}
+
+let resolved: Promise<void> | undefined;
+
+/**
+ * Calls the batch function for every key of `batch`, `maxBatchSize` keys at a time, in order,
+ * and settles each key's promise with its value or error.
+ *
+ * The batch function runs inside a run frame made here and holding the batch's scope, whatever
+ * context the scheduler carried, so `currentScope()` and cached functions inside it see the
+ * request the keys were loaded for. If that scope has ended before dispatch, the batch still
+ * runs (its callers must settle), in a frame that holds no scope: nothing it does is cached,
+ * and its values are stored nowhere, since the scope's entries went with it. A batch settling
+ * after its key was invalidated answers only the loads that were made before: eviction checks
+ * that the table still holds the batch's own entry.
+ */
+export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBatchOptions): void {
+  const { scope, table } = batch;
+  if (table !== undefined && table.pending === batch) table.pending = undefined;
+  const frame = scope === undefined ? undefined : new Frame(scope.ended ? undefined : scope, true);
+  const size = options.maxBatchSize;
+  for (let from = 0; from < batch.keys.length; from += size) {
+    const to = Math.min(from + size, batch.keys.length);
+    // A copy: the batch function may sort or splice what it gets, and the slots (whose cache
+    // keys may be this very array) must keep the order the loads were made in.
+    const keys = batch.keys.slice(from, to);
+    if (table !== undefined) table.batches = (table.batches ?? 0) + 1;
+    // The one place a batch is dispatched: a `reqcache:batch` event ({ scope, name, size }) for
+    // telemetry belongs here.
+    let result: unknown;
+    try {
+      result = frame === undefined ? batchFn(keys) : storage.run(frame, batchFn, keys);
+    } catch (error) {
+      failAll(batch, from, to, batchFailed(options.name, to - from, error), options);
+      continue;
+    }
+    if (Array.isArray(result)) settle(batch, from, to, result, options);
+    else {
+      Promise.resolve(result).then(
+        (values) => settle(batch, from, to, values, options),
+        (error) => failAll(batch, from, to, batchFailed(options.name, to - from, error), options),
+      );
+    }
+  }
+}
+
+/** Hands each key of slots `from`…`to` its value, or rejects it alone for an `Error` slot. */
+function settle(
+  batch: PendingBatch,
+  from: number,
+  to: number,
+  values: unknown,
+  options: ValidBatchOptions,
+): void {
+  const { name } = options;
+  if (!Array.isArray(values)) {
+    const error = new TypeError(
+      `Cannot load ${name}: the batch function must return an array with one value (or Error) per key, or a promise of one, received ${
+        describe(values)
+      }`,
+    );
+    return failAll(batch, from, to, error, options);
+  }
+  if (values.length !== to - from) {
+    const error = new TypeError(
+      `Cannot load ${name}: the batch function returned ${values.length} values for ${
+        to - from
+      } keys; return one value (or Error) per key, in the order of the keys`,
+    );
+    return failAll(batch, from, to, error, options);
+  }
+  for (let slot = from; slot < to; slot++) {
+    const value = values[slot - from];
+    if (value instanceof Error) reject(batch, slot, value, options);
+    else batch.entries[slot].resolve(value);
+  }
+}
+
+function failAll(
+  batch: PendingBatch,
+  from: number,
+  to: number,
+  error: Error,
+  options: ValidBatchOptions,
+): void {
+  for (let slot = from; slot < to; slot++) reject(batch, slot, error, options);
+}
+
+/** Rejects one key, and drops its entry unless rejections are kept or the entry was replaced. */
+function reject(batch: PendingBatch, slot: number, error: Error, options: ValidBatchOptions): void {
+  batch.entries[slot].reject(error);
+  const { table } = batch;
+  const cacheKey = batch.cacheKeys[slot];
+  if (
+    table !== undefined && table.entries.get(cacheKey) === batch.entries[slot] &&
+    !keepsRejection(options, error, batch.keys[slot])
+  ) {
+    table.delete(cacheKey);
+  }
+}
+
+/** The error of every key of a batch whose function threw or rejected. */
+function batchFailed(name: string, keys: number, cause: unknown): Error {
+  return new Error(
+    `Cannot load ${name}: its batch function failed for a batch of ${keys} keys, with the error that is this error's cause`,
+    { cause },
+  );
+}

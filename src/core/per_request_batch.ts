@@ -1,0 +1,266 @@
+import { storage } from "./_scope_state.ts";
+import type { ScopeState } from "./_scope_state.ts";
+import { describe } from "../_errors.ts";
+import { getValidBatchOptions, type PerRequestBatchOptions } from "./_batch_options.ts";
+import { type EntryTable, READY } from "./_entry_table.ts";
+import { nextFunctionIndex } from "./_function_index.ts";
+import { type BatchFn, dispatch, PendingBatch, schedule } from "./_pending_batch.ts";
+
+export type { PerRequestBatchOptions };
+
+/**
+ * What {@linkcode perRequestBatch} wraps: it receives distinct load keys and returns (or
+ * resolves to) an array with the value for each key, in the order of the keys; an `Error` in a
+ * slot rejects that key alone.
+ *
+ * @typeParam K The load key's type.
+ * @typeParam V The value's type.
+ */
+export type BatchFunction<K, V> = (
+  keys: readonly K[],
+) => readonly (V | Error)[] | PromiseLike<readonly (V | Error)[]>;
+
+/**
+ * A function made by {@linkcode perRequestBatch}: `load(key)` resolves to the key's value, and
+ * four methods act on the current scope.
+ *
+ * @typeParam K The load key's type.
+ * @typeParam V The value's type.
+ */
+export interface BatchedFunction<K, V> {
+  /**
+   * Loads one key: from the current scope's cache, or in the scope's next batch.
+   *
+   * @param key The key to load.
+   * @returns The key's value; rejects if its slot was an `Error` or its batch failed.
+   */
+  (key: K): Promise<V>;
+  /**
+   * Loads several keys in the same batch, like DataLoader's `loadMany`: one failing key does
+   * not reject the others, its slot holds the error instead.
+   *
+   * @param keys The keys to load.
+   * @returns The values, with the error of each key that failed in its place.
+   * @throws {TypeError} If `keys` is not an array.
+   */
+  many(keys: readonly K[]): Promise<(V | Error)[]>;
+  /**
+   * Drops the key's entry in the current scope, so the next load asks the batch function again.
+   * Loads already made keep their promise.
+   *
+   * @returns Whether the scope held an entry for the key.
+   */
+  invalidate(key: K): boolean;
+  /**
+   * Drops all of this function's entries in the current scope.
+   *
+   * @returns How many entries were dropped.
+   */
+  clear(): number;
+  /**
+   * Stores `value` for `key` in the current scope, unless an entry is there already (call
+   * `invalidate` first to replace it). An `Error` is stored as a rejection.
+   *
+   * @returns Whether the value was stored: `false` outside any scope or over an entry.
+   */
+  prime(key: K, value: V | Error): boolean;
+}
+
+/**
+ * Wraps `batchFn` so that the loads one request makes in the same tick become one call of it:
+ * DataLoader's batching, with no loader to create per request or pass around, since the batch
+ * and the cache belong to the current scope.
+ *
+ * Inside a scope, the loads made before the batch is dispatched (once the promise jobs queued
+ * by the current tick have run) are collected per scope: a key already cached or already in
+ * the pending batch is not sent again, and two requests never share a batch or an entry.
+ * `batchFn` receives the distinct keys in the order of their first load (with a `key` option:
+ * the first load key seen for each cache key) and runs in the request's context, so
+ * `currentScope()` and cached functions inside it see that request.
+ *
+ * Errors: an `Error` in a slot rejects that key alone. A result that is not an array, or not
+ * one value per key, rejects every key of the batch with a `TypeError` naming the function; a
+ * throw or rejection of `batchFn` rejects them with an `Error` whose `cause` is the original.
+ * A rejected key is dropped so the next load retries it (unless `cacheRejections`).
+ *
+ * Ending the scope: a batch still pending runs anyway, outside any scope, and a batch in
+ * flight settles, so every load settles; neither stores anything. Outside any scope a load is
+ * a batch of one, called at once, and nothing is cached.
+ *
+ * @typeParam K The load key's type.
+ * @typeParam V The value's type.
+ * @param batchFn Loads the values of distinct keys, in the order of the keys.
+ * @param options The largest batch, how to key, and the name.
+ * @returns The batched function, with `many`, `invalidate`, `clear` and `prime`.
+ * @throws {TypeError} If `batchFn` is not a function or an option has the wrong type or name.
+ * @throws {RangeError} If `maxBatchSize` is not a positive integer or `Infinity`.
+ *
+ * @example One query for the users of a request
+ * ```ts
+ * import { perRequestBatch, runInCacheScope } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * const queries: number[][] = [];
+ * const getUser = perRequestBatch(async (ids: readonly number[]) => {
+ *   queries.push([...ids]);
+ *   return ids.map((id) => ({ id }));
+ * });
+ *
+ * await runInCacheScope({ url: "/" }, async () => {
+ *   const [a, b, c] = await Promise.all([getUser(1), getUser(2), getUser(1)]);
+ *   assert.equal(a, c); // the repeat is served from the cache
+ *   assert.equal(b.id, 2);
+ * });
+ * assert.deepEqual(queries, [[1, 2]]);
+ * ```
+ *
+ * @example Per-key errors with `many`
+ * ```ts
+ * import { perRequestBatch, runInCacheScope } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * const rows = new Map([[1, "Ada"], [2, "Bob"]]);
+ * const getName = perRequestBatch((ids: readonly number[]) =>
+ *   ids.map((id) => rows.get(id) ?? new RangeError(`No user ${id}`))
+ * );
+ *
+ * await runInCacheScope({ url: "/" }, async () => {
+ *   const [ada, missing] = await getName.many([1, 3]);
+ *   assert.equal(ada, "Ada");
+ *   assert.ok(missing instanceof RangeError);
+ * });
+ * ```
+ */
+export function perRequestBatch<K, V>(
+  batchFn: BatchFunction<K, V>,
+  options?: PerRequestBatchOptions<K>,
+): BatchedFunction<K, V> {
+  if (typeof batchFn !== "function") {
+    throw new TypeError(
+      `Cannot create a per-request batch: batchFn must be a function, received ${
+        describe(batchFn)
+      }`,
+    );
+  }
+  const valid = getValidBatchOptions(options as PerRequestBatchOptions | undefined, batchFn);
+  const { key: keyOf, name } = valid;
+  const call = batchFn as BatchFn;
+  const index = nextFunctionIndex();
+
+  // The hot path: a key that the scope holds (cached, or pending in its batch) costs one store
+  // read, one array index and one Map lookup, and allocates nothing.
+  function load(key: K): Promise<V> {
+    const scope = storage.getStore()?.current;
+    if (scope === undefined || scope.ended) return loadAlone(key);
+    let cacheKey: unknown = key;
+    if (keyOf !== undefined) {
+      try {
+        cacheKey = keyOf(key);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    let table = scope.tables[index];
+    if (table !== undefined) {
+      const entry = table.entries.get(cacheKey);
+      if (entry !== undefined) {
+        table.hits++;
+        scope.hits++;
+        return entry.value as Promise<V>;
+      }
+    } else {
+      table = scope.table(index, name);
+      table.batches ??= 0; // what marks a batched function's row in the stats
+    }
+    return enqueue(scope, table, key, cacheKey);
+  }
+
+  /** A miss: the key joins the scope's pending batch, which is made and scheduled if none. */
+  function enqueue(scope: ScopeState, table: EntryTable, key: K, cacheKey: unknown): Promise<V> {
+    let batch = table.pending as PendingBatch | undefined;
+    if (batch === undefined) {
+      const made = new PendingBatch(scope, table, keyOf !== undefined);
+      table.pending = batch = made;
+      schedule(() => dispatch(made, call, valid));
+    } else if (batch.dropped) {
+      const entry = batch.entryOf(cacheKey);
+      if (entry !== undefined) {
+        table.entries.set(cacheKey, entry);
+        table.hits++;
+        scope.hits++;
+        return entry.value as Promise<V>;
+      }
+    }
+    table.misses++;
+    scope.misses++;
+    return batch.add(key, cacheKey) as Promise<V>;
+  }
+
+  /** Outside any scope: a batch of one, called now, stored nowhere. */
+  function loadAlone(key: K): Promise<V> {
+    const batch = new PendingBatch(undefined, undefined, false);
+    const promise = batch.add(key, key);
+    dispatch(batch, call, valid);
+    return promise as Promise<V>;
+  }
+
+  function many(keys: readonly K[]): Promise<(V | Error)[]> {
+    if (!Array.isArray(keys)) {
+      throw new TypeError(
+        `Cannot load many keys of ${name}: keys must be an array, received ${describe(keys)}`,
+      );
+    }
+    const loads: Promise<V | Error>[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) loads[i] = load(keys[i]).then(undefined, errorOf);
+    return Promise.all(loads);
+  }
+
+  /** The function's table in the current scope, if the scope is live and has one. */
+  function currentTable(): EntryTable | undefined {
+    const scope = storage.getStore()?.current;
+    return scope === undefined || scope.ended ? undefined : scope.tables[index];
+  }
+
+  function invalidate(key: K): boolean {
+    const table = currentTable();
+    if (table === undefined) return false;
+    const dropped = table.delete(keyOf === undefined ? key : keyOf(key));
+    if (dropped && table.pending !== undefined) (table.pending as PendingBatch).dropped = true;
+    return dropped;
+  }
+
+  function clear(): number {
+    const table = currentTable();
+    if (table === undefined) return 0;
+    if (table.pending !== undefined) (table.pending as PendingBatch).dropped = true;
+    return table.clear();
+  }
+
+  function prime(key: K, value: V | Error): boolean {
+    const scope = storage.getStore()?.current;
+    if (scope === undefined || scope.ended) return false;
+    const table = scope.table(index, name);
+    table.batches ??= 0;
+    const cacheKey = keyOf === undefined ? key : keyOf(key);
+    if (table.entries.has(cacheKey)) return false;
+    const promise = value instanceof Error ? Promise.reject(value) : Promise.resolve(value);
+    // A primed error is there for a later load to find; until then it is nobody's rejection.
+    promise.catch(() => {});
+    table.entries.set(cacheKey, { value: promise, state: READY });
+    return true;
+  }
+
+  Object.defineProperties(load, {
+    name: { value: name },
+    many: { value: many },
+    invalidate: { value: invalidate },
+    clear: { value: clear },
+    prime: { value: prime },
+  });
+  return load as BatchedFunction<K, V>;
+}
+
+/** What `many` holds for a failed key: its rejection, as DataLoader's `loadMany` does. */
+function errorOf(error: unknown): Error {
+  return error as Error;
+}

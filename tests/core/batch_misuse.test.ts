@@ -1,0 +1,92 @@
+/** Every misuse message of `perRequestBatch`, word for word. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { perRequestBatch, runInCacheScope } from "../../mod.ts";
+
+const create = (batchFn: unknown, options?: unknown) =>
+  perRequestBatch(batchFn as () => [], options as Record<string, never>);
+const ok = (keys: readonly unknown[]) => [...keys];
+
+test("perRequestBatch names a batchFn that is not a function", () => {
+  assert.throws(() => create(undefined), {
+    name: "TypeError",
+    message: "Cannot create a per-request batch: batchFn must be a function, received undefined",
+  });
+  assert.throws(() => create("usersByIds"), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: batchFn must be a function, received the string "usersByIds"',
+  });
+});
+
+test("maxBatchSize must be a positive integer or Infinity", () => {
+  for (const bad of [0, -1, 2.5, NaN]) {
+    assert.throws(() => create(ok, { maxBatchSize: bad }), {
+      name: "RangeError",
+      message:
+        `Cannot create a per-request batch: maxBatchSize must be a positive integer or Infinity, received ${bad}`,
+    });
+  }
+  assert.throws(() => create(ok, { maxBatchSize: "100" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: maxBatchSize must be a number, received the string "100"',
+  });
+  create(ok, { maxBatchSize: Infinity });
+  create(ok, { maxBatchSize: 1 });
+});
+
+test("batch options are checked by name and type", () => {
+  assert.throws(() => create(ok, { maxEntries: 10 }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: unknown option "maxEntries"; the options are maxBatchSize, key, cacheRejections, name',
+  });
+  assert.throws(() => create(ok, 100), {
+    name: "TypeError",
+    message: "Cannot create a per-request batch: options must be an object, received number 100",
+  });
+  assert.throws(() => create(ok, { key: "id" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: key must be a function of the load key, received the string "id"',
+  });
+  assert.throws(() => create(ok, { cacheRejections: 1 }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: cacheRejections must be a boolean, received number 1",
+  });
+  assert.throws(() => create(ok, { name: "" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: name must be a non-empty string, received the string ""',
+  });
+});
+
+test("many() names keys that are not an array", () => {
+  const fn = perRequestBatch(ok, { name: "getUser" });
+  for (const run of [(f: () => unknown) => f(), (f: () => unknown) => runInCacheScope({}, f)]) {
+    run(() =>
+      assert.throws(() => fn.many("1,2" as never), {
+        name: "TypeError",
+        message:
+          'Cannot load many keys of getUser: keys must be an array, received the string "1,2"',
+      })
+    );
+  }
+});
+
+test("an unnamed batch function is named after itself, or anonymous", async () => {
+  async function usersByIds(keys: readonly number[]) {
+    return keys.map(() => undefined);
+  }
+  const named = perRequestBatch(usersByIds);
+  assert.equal(named.name, "usersByIds");
+  // An arrow function inside an array literal gets no name from the language.
+  const anonymous = perRequestBatch([(keys: readonly number[]) => keys][0]);
+  assert.equal(anonymous.name, "anonymous");
+  await runInCacheScope({}, async (scope) => {
+    await named(1);
+    assert.equal(scope.stats.functions[0].name, "usersByIds");
+  });
+});
