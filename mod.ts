@@ -27,6 +27,7 @@
  * @module
  */
 export * from "./src/core/cache_scope.ts";
+export * from "./src/core/cache_signal.ts";
 export * from "./src/core/current_scope.ts";
 export * from "./src/core/open_cache_scope.ts";
 export * from "./src/core/per_request_cache.ts";

@@ -24,7 +24,8 @@ export type Outcome =
 export type ToWorker =
   | { readonly type: "init"; readonly flag: SharedArrayBuffer; readonly port: MessagePort }
   | { readonly type: "open"; readonly scope: string; readonly context: object | undefined }
-  | { readonly type: "end"; readonly scope: string }
+  /** The scope ended on the main thread; `why` is the phrase its reason ends with. */
+  | { readonly type: "end"; readonly scope: string; readonly why: string }
   | {
     readonly type: "task";
     readonly id: number;

@@ -85,7 +85,7 @@ function receive(message: ToWorker, tasks: TaskMap, channel: ParentChannel): voi
     case "open":
       return openWorkerScope(message.scope, message.context);
     case "end":
-      return endWorkerScope(message.scope);
+      return endWorkerScope(message.scope, message.why);
     case "task":
       return void runTask(message, tasks, channel);
     case "settled":
