@@ -35,7 +35,7 @@ export function countListenersAndTimers(): LiveHandles {
       const remove = signal.removeEventListener.bind(signal);
       signal.addEventListener = (
         type: string,
-        fn: EventListenerOrEventListenerObject | null,
+        fn: EventListenerOrEventListenerObject,
         options?: AddEventListenerOptions | boolean,
       ) => {
         listeners.add(fn);
@@ -43,7 +43,7 @@ export function countListenersAndTimers(): LiveHandles {
       };
       signal.removeEventListener = (
         type: string,
-        fn: EventListenerOrEventListenerObject | null,
+        fn: EventListenerOrEventListenerObject,
         options?: EventListenerOptions | boolean,
       ) => {
         listeners.delete(fn);

@@ -145,7 +145,8 @@ test("several waitUntil promises: the scope ends after the last, and a rejection
     const b = Promise.withResolvers<void>();
     const scope = runInCacheScope({ url: "/" }, (scope) => {
       scope.waitUntil(a.promise);
-      scope.waitUntil({ then: (resolve: () => void) => void b.promise.then(resolve) });
+      const thenable = { then: (resolve: () => void) => void b.promise.then(resolve) };
+      scope.waitUntil(thenable as unknown as PromiseLike<void>);
       return scope;
     });
     a.reject(new Error("audit failed"));

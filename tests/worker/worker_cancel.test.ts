@@ -25,7 +25,7 @@ async function tasksRun(): Promise<number> {
 
 test("pool.run(task) with no arguments runs the task with none", async () => {
   assert.equal(await pool.run("whoAmI"), undefined);
-  assert.equal(await pool.run("echo"), undefined);
+  // A task that takes arguments still needs them: `pool.run("echo")` does not type-check.
 });
 
 test("a queued task whose request ends never runs, and rejects with the scope's reason", async () => {

@@ -46,7 +46,7 @@ test("createWorkerPool rejects bad options up front", () => {
     [
       { cancelGraceMs: NaN },
       "RangeError",
-      "Cannot create a worker pool: cancelGraceMs must be a non-negative number of milliseconds or Infinity, received NaN",
+      "Cannot create a worker pool: cancelGraceMs must be a non-negative number of milliseconds or Infinity, received number NaN",
     ],
     [
       { cancelGraceMs: "300" },
