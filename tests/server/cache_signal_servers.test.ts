@@ -25,6 +25,7 @@ import {
   type Listening,
   listenNodeHttp,
   nativeFetchServer,
+  quietErrors,
   serveFetch,
 } from "./_servers.ts";
 
@@ -47,19 +48,6 @@ function upstreamCall(url: string): (path: string) => Promise<string> {
     const response = await fetch(url + path, { signal: cacheSignal() });
     return await response.text();
   });
-}
-
-/** Replaces `console.error` (servers log a handler's error) with a recorder until disposed. */
-function quietErrors(): { errors: unknown[] } & Disposable {
-  const original = console.error;
-  const errors: unknown[] = [];
-  console.error = (...args: unknown[]) => errors.push(args);
-  return {
-    errors,
-    [Symbol.dispose]() {
-      console.error = original;
-    },
-  };
 }
 
 /**

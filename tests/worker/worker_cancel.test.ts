@@ -69,7 +69,7 @@ test("a running task that stops when cacheSignal() aborts settles as it chooses,
 test("a busy task whose request ends has its worker replaced after the grace period, and the pool keeps serving", async () => {
   await tasksRun();
   let spinning!: Promise<unknown>;
-  const ended = runInCacheScope({ url: "/busy" }, (scope) => {
+  const ended = runInCacheScope({ url: "/busy" }, () => {
     spinning = pool.run("spinForever", []);
     return Date.now();
   });
