@@ -28,6 +28,7 @@
  */
 export type * from "./src/core/cache_channels.ts";
 export * from "./src/core/cache_scope.ts";
+export * from "./src/core/cache_signal.ts";
 export * from "./src/core/configure_cache.ts";
 export * from "./src/core/current_scope.ts";
 export * from "./src/core/invalidate_tags.ts";

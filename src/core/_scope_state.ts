@@ -7,6 +7,12 @@ import {
   scopeEndChannel,
   scopeStartChannel,
 } from "./_channels.ts";
+import {
+  EndedBecause,
+  endReasonError,
+  reportEndListenerError,
+  runEndListeners,
+} from "./_end_reasons.ts";
 
 /**
  * What the async context holds: a slot for the scope that cached functions use right now.
@@ -99,13 +105,26 @@ export class ScopeState {
   misses = 0;
   joins = 0;
   ended = false;
+  /** Handles not disposed yet; 0 once the last one is, or once the client went away. */
   references = 1;
   /** The handle `currentScope()` returns: the one that opened the scope. */
   readonly handle: CacheScope;
   /** Called once when the scope ends (worker pools drop what workers held for it). */
   endListeners: (() => void)[] | undefined;
-  /** Why the scope ended, once it has: the `reason` of `reqcache:scope:end`. */
-  endReason: Error | undefined;
+  /**
+   * Set by a server integration while its handler runs: starts noticing the client leave and
+   * returns how to stop. Called on the first read of {@linkcode signal} only, so a request that
+   * never asks for the signal costs no listener (see server/_watch_client.ts).
+   */
+  watchClient: ((state: ScopeState) => () => void) | undefined;
+  #unwatchClient: (() => void) | undefined;
+  /** `waitUntil` promises not settled yet: each keeps the scope alive after its last handle. */
+  #waits = 0;
+  /** Why the scope ended: a phrase of {@linkcode EndedBecause}, a constant string. */
+  #why: string | undefined;
+  #reason: Error | undefined;
+  /** Made on the first read of {@linkcode signal}: most scopes never need one. */
+  #controller: AbortController | undefined;
 
   /** Opens a scope: it fills `init.frame`'s slot and makes the handle that opened it. */
   constructor(init: ScopeInit) {
@@ -127,6 +146,41 @@ export class ScopeState {
     }`;
   }
 
+  /** The phrase that says why the scope ended (see {@linkcode EndedBecause}), or `undefined`. */
+  get endedBecause(): string | undefined {
+    return this.#why;
+  }
+
+  /** Why the scope ended ("cache scope <id> ended: …"), or `undefined` while it is alive. */
+  get endReason(): Error | undefined {
+    if (this.#why === undefined) return undefined;
+    return this.#reason ??= endReasonError(this.id, this.#why);
+  }
+
+  /** Aborts with {@linkcode endReason} when the scope ends; already aborted once it has. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = this.#controller = new AbortController();
+      if (this.ended) controller.abort(this.endReason);
+      else if (this.watchClient !== undefined) {
+        const unwatch = this.watchClient(this);
+        // The client may have gone already, which ends the scope inside watchClient.
+        if (this.ended || this.watchClient === undefined) unwatch();
+        else this.#unwatchClient = unwatch;
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  /** The handler returned (or the response is sent): the client's leaving is not watched. */
+  stopWatchingClient(): void {
+    this.watchClient = undefined;
+    const unwatch = this.#unwatchClient;
+    if (unwatch === undefined) return;
+    this.#unwatchClient = undefined;
+    unwatch();
+  }
+
   /** The function's table; only for a scope that has not ended. */
   table(index: number, name: string): EntryTable {
     if (this.tables === NO_TABLES) this.tables = [];
@@ -139,37 +193,78 @@ export class ScopeState {
     return new CacheScope(this);
   }
 
-  /** Gives up one reference; the last one ends the scope. */
-  release(): void {
-    if (--this.references > 0) return;
+  /** Gives up one reference; the last ends the scope, unless `waitUntil` work holds it. */
+  release(why: string): void {
+    if (because !== undefined) {
+      why = because;
+      because = undefined;
+    }
+    if (this.references === 0 || --this.references > 0) return;
+    this.#lastReleased(why);
+  }
+
+  /**
+   * The request is over whatever handles are still held (the client went away): the scope ends
+   * now, unless `waitUntil` work holds it, as `ctx.waitUntil` work outlives the client.
+   */
+  abandon(why: string): void {
+    if (this.references === 0) return;
+    this.references = 0;
+    this.#lastReleased(why);
+  }
+
+  /** Keeps the scope alive until `promise` settles; a rejection is reported, not thrown. */
+  waitUntil(promise: PromiseLike<unknown>): void {
+    this.#waits++;
+    const settled = () => {
+      if (--this.#waits > 0 || this.references > 0 || this.ended) return;
+      try {
+        this.#end(EndedBecause.waitUntilSettled);
+      } catch (error) {
+        reportEndListenerError(this.id, error);
+      }
+    };
+    Promise.resolve(promise).then(settled, (error) => {
+      console.error(
+        `@reqcache/core: a waitUntil promise of cache scope ${this.id} rejected`,
+        error,
+      );
+      settled();
+    });
+  }
+
+  #lastReleased(why: string): void {
+    const frame = this.frame;
+    // Only the context that is still in this entered frame gets the earlier store back;
+    // disposing from anywhere else must not overwrite that other context's store. It gets it
+    // back now even if waitUntil work keeps the scope: that work runs in contexts of its own.
+    if (!frame.isRun && storage.getStore() === frame) {
+      storage.enterWith(this.storeBefore as Frame);
+    }
+    if (this.#waits === 0) this.#end(why);
+  }
+
+  #end(why: string): void {
     // Telemetry: the stats are read before the entries drop (see _channels.ts).
     const endStats = scopeEndChannel.hasSubscribers ? this.handle.stats : undefined;
     this.ended = true;
+    this.#why = why;
     this.tables = NO_TABLES;
+    this.stopWatchingClient();
     const listeners = this.endListeners;
     this.endListeners = undefined;
     const frame = this.frame;
-    if (frame.isRun) {
+    if (!frame.isRun) frame.current = undefined;
+    else if (frame.current === this) {
       // Scopes opened inside one run frame may end out of order (concurrent branches), so
       // the slot goes back to the nearest outer scope that is still alive.
-      if (frame.current === this) {
-        let outer = this.outer;
-        while (outer !== undefined && outer.ended) outer = outer.outer;
-        frame.current = outer;
-      }
-    } else {
-      frame.current = undefined;
-      // Only the context that is still in this scope's frame gets the earlier store back;
-      // disposing from anywhere else must not overwrite that other context's store.
-      if (storage.getStore() === frame) storage.enterWith(this.storeBefore as Frame);
+      let outer = this.outer;
+      while (outer !== undefined && outer.ended) outer = outer.outer;
+      frame.current = outer;
     }
-    if (endStats !== undefined) {
-      publishScopeEnd(
-        this.handle,
-        endStats,
-        this.endReason ??= new Error(`cache scope ${this.id} ended`),
-      );
-    }
+    if (endStats !== undefined) publishScopeEnd(this.handle, endStats, this.endReason!);
+    // The signal aborts before the end listeners run: work told to stop stops first.
+    this.#controller?.abort(this.endReason);
     if (listeners !== undefined) runEndListeners(this.id, listeners);
   }
 
@@ -180,23 +275,22 @@ export class ScopeState {
   }
 }
 
-/** The tables of a scope that has none: shared, never written (`table()` replaces it first). */
-const NO_TABLES: EntryTable[] = [];
+/** The reason {@linkcode disposeBecause} gives the release it is making; read once. */
+let because: string | undefined;
 
-/** Every listener runs even if one throws; the errors are rethrown together afterwards. */
-function runEndListeners(id: string, listeners: (() => void)[]): void {
-  const errors: unknown[] = [];
-  for (const listener of listeners) {
-    try {
-      listener();
-    } catch (error) {
-      errors.push(error);
-    }
-  }
-  if (errors.length > 0) {
-    throw new AggregateError(
-      errors,
-      `Cannot end cache scope ${id} cleanly: ${errors.length} end listener(s) threw`,
-    );
+/**
+ * Disposes `handle` as `handle[Symbol.dispose]()` does (once; a handle already disposed is
+ * left alone), saying why: for the code that owns a scope's opening handle (a server
+ * integration, `runInCacheScope`), which knows what ended the request.
+ */
+export function disposeBecause(handle: CacheScope, why: string): void {
+  because = why;
+  try {
+    handle[Symbol.dispose]();
+  } finally {
+    because = undefined;
   }
 }
+
+/** The tables of a scope that has none: shared, never written (`table()` replaces it first). */
+const NO_TABLES: EntryTable[] = [];

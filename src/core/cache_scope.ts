@@ -1,4 +1,6 @@
 import type { ScopeState } from "./_scope_state.ts";
+import { describe } from "../_errors.ts";
+import { EndedBecause } from "./_end_reasons.ts";
 
 /** Hits, misses, joins and live entries of one cached function inside one scope. */
 export interface FunctionStats {
@@ -133,10 +135,93 @@ export class CacheScope implements Disposable {
     this.#state.onEnd(listener);
   }
 
+  /**
+   * Aborts when the scope ends, with an `Error` (named `AbortError`) whose message names the
+   * scope and why it ended: "cache scope <id> ended: the client went away", "… the response
+   * was sent", "… the handler threw", "… its function settled", "… its last handle was
+   * disposed". Pass it to the work a request starts (`fetch(url, { signal: scope.signal })`)
+   * so that the work stops when nobody is left to use its result. The same object as
+   * {@linkcode cacheSignal} returns; an ended scope's signal is already aborted. It is made on
+   * first read, so a scope that never asks for it pays nothing.
+   *
+   * @example Stopping work when the scope ends
+   * ```ts
+   * import { runInCacheScope } from "@reqcache/core";
+   * import assert from "node:assert/strict";
+   *
+   * const signal = runInCacheScope({ url: "/" }, (scope) => {
+   *   assert.equal(scope.signal.aborted, false);
+   *   return scope.signal;
+   * });
+   * assert.equal(signal.aborted, true);
+   * assert.match(signal.reason.message, /^cache scope .+ ended: its function settled$/);
+   * ```
+   */
+  get signal(): AbortSignal {
+    return this.#state.signal;
+  }
+
+  /**
+   * Keeps the scope, its entries and its signal alive until `promise` settles, after the
+   * response and after the client went away too: for work a handler leaves running, such as a
+   * promise given to workerd's `ctx.waitUntil`. The scope then ends as usual once its handles
+   * are disposed and every such promise has settled. A rejection is logged with the scope's id
+   * (`console.error`), never left unhandled; handle it yourself to do more.
+   *
+   * @param promise The work to wait for: a promise or any thenable.
+   * @throws {TypeError} If `promise` is not a thenable, or the scope has ended already (the
+   * work would run without the cache it expects).
+   *
+   * @example Work after the response keeps the request's cache
+   * ```ts
+   * import { currentScope, perRequestCache, withCacheScope } from "@reqcache/core";
+   * import assert from "node:assert/strict";
+   *
+   * let loads = 0;
+   * const loadUser = perRequestCache(async (id: string) => ({ id, load: ++loads }));
+   * let audit: Promise<void> | undefined;
+   *
+   * const handler = withCacheScope(async (_request: Request) => {
+   *   const user = await loadUser("42");
+   *   audit = (async () => {
+   *     await new Promise((resolve) => setTimeout(resolve, 10)); // after the response
+   *     assert.equal(await loadUser("42"), user); // still the request's cache
+   *   })();
+   *   currentScope()!.waitUntil(audit); // on workerd: ctx.waitUntil(audit) too
+   *   return Response.json(user);
+   * });
+   *
+   * assert.deepEqual(await (await handler(new Request("http://localhost/"))).json(), { id: "42", load: 1 });
+   * await audit;
+   * assert.equal(loads, 1);
+   * ```
+   */
+  waitUntil(promise: PromiseLike<unknown>): void {
+    const state = this.#state;
+    if (
+      (typeof promise !== "object" && typeof promise !== "function") || promise === null ||
+      typeof promise.then !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot keep cache scope ${state.id} open: waitUntil takes a promise or thenable, received ${
+          describe(promise)
+        }`,
+      );
+    }
+    if (state.ended) {
+      throw new TypeError(
+        `Cannot keep cache scope ${state.id} open: it has ended (${
+          (state.endReason as Error).message
+        }), and the work would run uncached; call waitUntil before the response is sent`,
+      );
+    }
+    state.waitUntil(promise);
+  }
+
   /** Ends this handle; the scope's entries drop when its last handle ends. Twice is a no-op. */
   [Symbol.dispose](): void {
     if (this.#released) return;
     this.#released = true;
-    this.#state.release();
+    this.#state.release(EndedBecause.disposed);
   }
 }

@@ -1,4 +1,5 @@
-import { storage } from "./_scope_state.ts";
+import { disposeBecause, storage } from "./_scope_state.ts";
+import { EndedBecause } from "./_end_reasons.ts";
 import { describe } from "../_errors.ts";
 import { requestIdentity } from "./_request_identity.ts";
 import { openRunFrame } from "./_run_frame.ts";
@@ -55,20 +56,20 @@ function runUntilSettled<R>(handle: CacheScope, fn: (scope: CacheScope) => R): R
   try {
     result = fn(handle);
   } catch (error) {
-    handle[Symbol.dispose]();
+    disposeBecause(handle, EndedBecause.settled);
     throw error;
   }
   if (!isPromiseLike(result)) {
-    handle[Symbol.dispose]();
+    disposeBecause(handle, EndedBecause.settled);
     return result;
   }
   return result.then(
     (value) => {
-      handle[Symbol.dispose]();
+      disposeBecause(handle, EndedBecause.settled);
       return value;
     },
     (error) => {
-      handle[Symbol.dispose]();
+      disposeBecause(handle, EndedBecause.settled);
       throw error;
     },
   ) as R;

@@ -1,3 +1,5 @@
+import { EndedBecause, reportEndListenerError } from "../core/_end_reasons.ts";
+import { disposeBecause, type ScopeState } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 
 /**
@@ -5,12 +7,27 @@ import type { CacheScope } from "../core/cache_scope.ts";
  * the scope when a body finishes, a socket closes, or a handler already threw. An end listener
  * that throws there would otherwise truncate a response that was sent fine, mask the handler's
  * own error, or (from an EventEmitter's `close`) crash a Node process; so its error is logged,
- * with the scope's id, and the request goes on.
+ * with the scope's id, and the request goes on. `why` is a phrase of `EndedBecause`.
  */
-export function endScopeLoggingErrors(handle: CacheScope): void {
+export function endScopeLoggingErrors(handle: CacheScope, why: string): void {
   try {
-    handle[Symbol.dispose]();
+    disposeBecause(handle, why);
   } catch (error) {
-    console.error(`@reqcache/core: an end listener of cache scope ${handle.id} threw`, error);
+    reportEndListenerError(handle.id, error);
+  }
+}
+
+/**
+ * The client went away: the request is over, so the scope that `handle` opened ends whatever
+ * handles the handler's code still holds (only `waitUntil` work keeps it). A handle that joined
+ * an outer scope gives up only its own reference.
+ */
+export function clientGoneLoggingErrors(state: ScopeState, handle: CacheScope): void {
+  endScopeLoggingErrors(handle, EndedBecause.clientGone);
+  if (state.handle !== handle) return;
+  try {
+    state.abandon(EndedBecause.clientGone);
+  } catch (error) {
+    reportEndListenerError(state.id, error);
   }
 }

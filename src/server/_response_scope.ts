@@ -1,4 +1,5 @@
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { EndedBecause } from "../core/_end_reasons.ts";
 import { type Frame, storage } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 import type { ResponseScopeOptions } from "./_cache_scope_options.ts";
@@ -12,19 +13,35 @@ import { hasFixedBody } from "./_fixed_body.ts";
  * touched at all; without it (Bun.serve, workerd, `app.request()` in tests) the body is read
  * through a wrapping stream instead, which costs a stream per response (see `npm run bench`).
  */
-export type Completion = (end: () => void) => void;
+export type Completion = (end: (why: string) => void) => void;
 
 /** The completion signal in a handler's second argument or a Hono `c.env`, if any. */
 export function completionOf(serverArgument: unknown): Completion | undefined {
   if (typeof serverArgument !== "object" || serverArgument === null) return undefined;
   const { completed, outgoing } = serverArgument as { completed?: unknown; outgoing?: unknown };
-  if (completed instanceof Promise) return (end) => void completed.then(end, end);
+  // Deno resolves info.completed even when the client left mid-body: it cannot tell us which.
+  if (completed instanceof Promise) {
+    return (end) =>
+      void completed.then(
+        () => end(EndedBecause.responseSent),
+        () => end(EndedBecause.clientGone),
+      );
+  }
   if (
     typeof outgoing === "object" && outgoing !== null &&
     typeof (outgoing as { once?: unknown }).once === "function"
   ) {
-    const response = outgoing as { closed?: boolean; once(event: "close", fn: () => void): void };
-    return (end) => response.closed === true ? end() : response.once("close", end);
+    const response = outgoing as {
+      closed?: boolean;
+      writableFinished?: boolean;
+      once(event: "close", fn: () => void): void;
+    };
+    const closed = (end: (why: string) => void) =>
+      end(
+        response.writableFinished === false ? EndedBecause.clientGone : EndedBecause.responseSent,
+      );
+    return (end) =>
+      response.closed === true ? closed(end) : response.once("close", () => closed(end));
   }
   return undefined;
 }
@@ -52,7 +69,7 @@ export function scopeResponse(
   try {
     if (options.serverTiming) response = withServerTiming(response, handle);
     if (options.waitForBody && completion !== undefined && response.status !== 101) {
-      completion(() => endScopeLoggingErrors(handle));
+      completion((why) => endScopeLoggingErrors(handle, why));
       return response;
     }
     // A fixed body is passed through untouched: reading `response.body` would make it a stream.
@@ -63,11 +80,11 @@ export function scopeResponse(
     // the scope ends now and the error goes to the server.
     reader = body?.getReader();
   } catch (error) {
-    endScopeLoggingErrors(handle);
+    endScopeLoggingErrors(handle, EndedBecause.bodyFailed);
     throw error;
   }
   if (reader === undefined) {
-    endScopeLoggingErrors(handle);
+    endScopeLoggingErrors(handle, EndedBecause.handlerReturned);
     return response;
   }
   return new Response(trackedBody(reader, handle, frame), response);
@@ -79,7 +96,7 @@ function trackedBody(
   handle: CacheScope,
   frame: Frame,
 ): ReadableStream<Uint8Array> {
-  const end = () => endScopeLoggingErrors(handle);
+  const end = (why: string) => endScopeLoggingErrors(handle, why);
   const read = () => reader.read();
   return new ReadableStream<Uint8Array>({
     // A plain `then` instead of an async function: one promise per chunk, not three.
@@ -89,18 +106,18 @@ function trackedBody(
         reading = storage.run(frame, read);
       } catch (error) {
         // Thrown, not rejected (a stack overflow): the body errors, and the scope still ends.
-        end();
+        end(EndedBecause.bodyFailed);
         throw error;
       }
       return reading.then((chunk) => {
         if (chunk.done) {
-          end();
+          end(EndedBecause.responseSent);
           controller.close();
         } else {
           controller.enqueue(chunk.value);
         }
       }, (error) => {
-        end();
+        end(EndedBecause.bodyFailed);
         controller.error(error);
       });
     },
@@ -110,7 +127,7 @@ function trackedBody(
       try {
         return reader.cancel(reason);
       } finally {
-        end();
+        end(EndedBecause.clientGone);
       }
     },
   });

@@ -1,4 +1,6 @@
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { EndedBecause } from "../core/_end_reasons.ts";
+import { watchRequestSignal } from "./_watch_client.ts";
 import { storage } from "../core/_scope_state.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
 import {
@@ -76,13 +78,19 @@ export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
       request,
       requestIdentity(request, "open the request's cache scope"),
     );
+    const state = frame.current!;
+    // Only the scope this request opened watches its client (not an outer one it joined).
+    const fresh = state.handle === handle;
+    if (fresh) state.watchClient = watchRequestSignal;
     try {
       // `next` itself runs in the frame: no closure or async function of our own per request.
       await storage.run(frame, next);
     } catch (error) {
-      endScopeLoggingErrors(handle);
+      if (fresh) state.stopWatchingClient();
+      endScopeLoggingErrors(handle, EndedBecause.handlerThrew);
       throw error;
     }
+    if (fresh) state.stopWatchingClient();
     const response = scopeResponse(
       c.res as Response,
       handle,

@@ -1,5 +1,7 @@
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { EndedBecause } from "../core/_end_reasons.ts";
 import { type Frame, storage } from "../core/_scope_state.ts";
+import { watchRequestSignal } from "./_watch_client.ts";
 import { describe } from "../_errors.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
 import {
@@ -99,20 +101,26 @@ async function respond<
   frame: Frame,
   options: ResponseScopeOptions,
 ): Promise<Res> {
+  const state = frame.current!;
+  // Only the scope this request opened watches its client (not an outer one it joined).
+  const fresh = state.handle === handle;
+  if (fresh) state.watchClient = watchRequestSignal;
   let response: Res;
   try {
     response = await handler(request, ...rest);
   } catch (error) {
-    endScopeLoggingErrors(handle);
+    if (fresh) state.stopWatchingClient();
+    endScopeLoggingErrors(handle, EndedBecause.handlerThrew);
     throw error;
   }
+  if (fresh) state.stopWatchingClient();
   if (response === undefined) {
     // Bun.serve's WebSocket upgrade: the server took the request, and there is no body to wait for.
-    endScopeLoggingErrors(handle);
+    endScopeLoggingErrors(handle, EndedBecause.handlerReturned);
     return response;
   }
   if (!(response instanceof Response)) {
-    endScopeLoggingErrors(handle);
+    endScopeLoggingErrors(handle, EndedBecause.handlerReturned);
     throw new TypeError(
       `Cannot send the handler's response: it must be a Response, received ${describe(response)}`,
     );

@@ -1,4 +1,5 @@
-import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { clientGoneLoggingErrors, endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { EndedBecause } from "../core/_end_reasons.ts";
 import { storage } from "../core/_scope_state.ts";
 import { describe } from "../_errors.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
@@ -8,6 +9,8 @@ import { openRunFrame } from "../core/_run_frame.ts";
 export interface ClosableResponse {
   /** Whether the response has closed already (Node's `ServerResponse#closed`). */
   readonly closed?: boolean;
+  /** Whether the response was sent in full (Node's `ServerResponse#writableFinished`). */
+  readonly writableFinished?: boolean;
   /** Registers a one-time listener; the wrapper listens for `close`. */
   once(event: "close", listener: () => void): unknown;
 }
@@ -66,13 +69,19 @@ export function withListenerCacheScope<
       req,
       requestIdentity(req, "handle a request with a cache scope"),
     );
-    const end = () => endScopeLoggingErrors(handle);
+    const state = frame.current!;
+    // Node closes the response when it was sent in full, and also when the client went away
+    // first: then the request is over even if the listener still runs and holds handles.
+    const end = () =>
+      res.writableFinished === false
+        ? clientGoneLoggingErrors(state, handle)
+        : endScopeLoggingErrors(handle, EndedBecause.responseSent);
     if (res.closed) end();
     else res.once("close", end);
     try {
       storage.run(frame, () => listener(req, res, ...rest));
     } catch (error) {
-      end();
+      endScopeLoggingErrors(handle, EndedBecause.handlerThrew);
       throw error;
     }
   };

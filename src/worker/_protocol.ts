@@ -24,7 +24,8 @@ export type Outcome =
 /** Main thread → worker, on the worker's channel. */
 export type ToWorker =
   | { readonly type: "init"; readonly flag: SharedArrayBuffer; readonly port: MessagePort }
-  | { readonly type: "end"; readonly scope: string }
+  /** The scope ended on the main thread; `why` is the phrase its reason ends with. */
+  | { readonly type: "end"; readonly scope: string; readonly why: string }
   | {
     readonly type: "task";
     readonly id: number;

@@ -83,7 +83,7 @@ function receive(message: ToWorker, tasks: TaskMap, channel: ParentChannel): voi
     case "init":
       return connect(channel, message.flag, message.port);
     case "end":
-      return endWorkerScope(message.scope);
+      return endWorkerScope(message.scope, message.why);
     case "task":
       if (message.opens) openWorkerScope(message.scope as string, message.context);
       return void runTask(message, tasks, channel);

@@ -35,6 +35,17 @@ export interface WorkerPoolOptions {
    * @default {`{ url, method }` of the scope's request when it has a string `url`, else undefined}
    */
   context?: (scope: CacheScope) => object | undefined;
+  /**
+   * How long a task may run on after the scope it was submitted in has ended, in milliseconds.
+   * When a request's scope ends, its queued tasks are dropped and its running ones see
+   * `cacheSignal()` abort in the worker: a task that stops by itself within this time settles
+   * as it chooses and its worker is kept; one still running after it (a busy loop) has its
+   * worker replaced, and its promise rejects with the scope's reason. A non-negative number,
+   * or `Infinity` never to replace the worker.
+   *
+   * @default {300}
+   */
+  cancelGraceMs?: number;
 }
 
 /** Options of {@linkcode WorkerPool.run}. */
@@ -42,12 +53,22 @@ export interface RunOptions {
   /**
    * Cancels the task: a queued one is dropped at once; a running one has its worker stopped
    * and replaced (the only way to stop synchronous code). The promise rejects with the
-   * signal's reason.
+   * signal's reason. The task's scope ending cancels it too (see the pool's `cancelGraceMs`).
    *
    * @default {undefined}
    */
   signal?: AbortSignal;
 }
+
+/**
+ * What `pool.run` takes after the task's name: the array of the task's arguments, which may be
+ * left out when the task takes none, then the options.
+ *
+ * @typeParam F The task function.
+ */
+export type RunArguments<F extends (...args: never[]) => unknown> = [] extends Parameters<F>
+  ? [args?: Parameters<F>, options?: RunOptions]
+  : [args: Parameters<F>, options?: RunOptions];
 
 /** Options of {@linkcode WorkerPool.map}. */
 export interface MapOptions {
@@ -100,12 +121,14 @@ export interface WorkerPool<T extends TaskMap> extends AsyncDisposable {
   readonly size: number;
   /**
    * Runs one task in a worker, inside the current scope (if any), and resolves to what it
-   * returned. Tasks wait in a queue when every worker is busy.
+   * returned. Tasks wait in a queue when every worker is busy. When the current scope ends
+   * first, a queued task is dropped and a running one is cancelled (see `cancelGraceMs`); its
+   * promise then rejects with the scope's reason, unless the task settled by itself.
    *
    * @typeParam K The task's name.
    * @param task The name the worker's module gave the task in `serveTasks`.
-   * @param args The task's arguments, each structured-cloneable.
-   * @param options A signal to cancel the task.
+   * @param rest The task's arguments as an array (each structured-cloneable; leave it out, or
+   * pass `[]`, for a task that takes none), then the options: a signal to cancel the task.
    * @returns What the task returned (or its promise resolved to).
    * @throws {RangeError} (rejects) If the worker has no such task, or the queue is full.
    * @throws {TypeError} (rejects) If an argument or the result cannot be cloned, the scope's
@@ -114,8 +137,7 @@ export interface WorkerPool<T extends TaskMap> extends AsyncDisposable {
    */
   run<K extends keyof T & string>(
     task: K,
-    args: Parameters<T[K]>,
-    options?: RunOptions,
+    ...rest: RunArguments<T[K]>
   ): Promise<Awaited<ReturnType<T[K]>>>;
   /**
    * Runs a one-argument task once per item, at most `concurrency` at a time, and resolves to

@@ -74,7 +74,7 @@ test("a scope publishes its start, and its end with the stats from before its en
     functions: [{ name: "double", hits: 1, misses: 1, joins: 0, entries: 1 }],
   });
   assert.ok(end.reason instanceof Error);
-  assert.equal(end.reason.message, `cache scope ${handle!.id} ended`);
+  assert.equal(end.reason.message, `cache scope ${handle!.id} ended: its function settled`);
 });
 
 test("the end message comes before the scope's onEnd listeners run", async () => {

@@ -170,3 +170,23 @@ test("invalidateTags names a tag that is not a string", () => {
     message: "Cannot invalidate tags: tag 1 must be a string, received an object",
   });
 });
+
+test("waitUntil names what is not a promise, and a scope that has ended", () => {
+  runInCacheScope({ url: "/" }, (scope) => {
+    for (
+      const [bad, described] of [[42, "number 42"], [undefined, "undefined"], [{}, "an object"]]
+    ) {
+      assert.throws(() => scope.waitUntil(bad as never), {
+        name: "TypeError",
+        message:
+          `Cannot keep cache scope ${scope.id} open: waitUntil takes a promise or thenable, received ${described}`,
+      });
+    }
+  });
+  const ended = runInCacheScope({ url: "/" }, (scope) => scope);
+  assert.throws(() => ended.waitUntil(Promise.resolve()), {
+    name: "TypeError",
+    message:
+      `Cannot keep cache scope ${ended.id} open: it has ended (cache scope ${ended.id} ended: its function settled), and the work would run uncached; call waitUntil before the response is sent`,
+  });
+});

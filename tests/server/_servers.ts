@@ -129,3 +129,16 @@ export async function eventually(
     await delay(5);
   }
 }
+
+/** Replaces `console.error` (servers log a handler's error) with a recorder until disposed. */
+export function quietErrors(): { errors: unknown[] } & Disposable {
+  const original = console.error;
+  const errors: unknown[] = [];
+  console.error = (...args: unknown[]) => errors.push(args);
+  return {
+    errors,
+    [Symbol.dispose]() {
+      console.error = original;
+    },
+  };
+}

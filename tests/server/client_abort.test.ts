@@ -22,6 +22,7 @@ import {
   type Listening,
   listenNodeHttp,
   nativeFetchServer,
+  quietErrors,
   serveFetch,
 } from "./_servers.ts";
 
@@ -135,16 +136,3 @@ test(`${nativeFetchServer} with withCacheScope: a handler that stops on request.
     String(quiet.errors[0]),
   );
 });
-
-/** Replaces `console.error` (a server logs a handler's error) with a recorder until disposed. */
-function quietErrors(): { errors: unknown[] } & Disposable {
-  const original = console.error;
-  const errors: unknown[] = [];
-  console.error = (...args: unknown[]) => errors.push(args);
-  return {
-    errors,
-    [Symbol.dispose]() {
-      console.error = original;
-    },
-  };
-}

@@ -24,6 +24,7 @@ import {
   isBun,
   isDeno,
   nativeFetchServer,
+  quietErrors,
   serveFetch,
 } from "./_servers.ts";
 
@@ -81,19 +82,6 @@ function tracker() {
 async function readAll(response: Response): Promise<string> {
   assert.equal(response.status, 200);
   return await response.text();
-}
-
-/** Replaces `console.error` (servers log a handler's error) with a recorder until disposed. */
-function quietErrors(): { errors: unknown[] } & Disposable {
-  const original = console.error;
-  const errors: unknown[] = [];
-  console.error = (...args: unknown[]) => errors.push(args);
-  return {
-    errors,
-    [Symbol.dispose]() {
-      console.error = original;
-    },
-  };
 }
 
 /**

@@ -36,7 +36,22 @@ test("createWorkerPool rejects bad options up front", () => {
     [
       { threads: 2 },
       "TypeError",
-      'Cannot create a worker pool: unknown option "threads"; the options are size, maxQueue, context',
+      'Cannot create a worker pool: unknown option "threads"; the options are size, maxQueue, context, cancelGraceMs',
+    ],
+    [
+      { cancelGraceMs: -1 },
+      "RangeError",
+      "Cannot create a worker pool: cancelGraceMs must be a non-negative number of milliseconds or Infinity, received number -1",
+    ],
+    [
+      { cancelGraceMs: NaN },
+      "RangeError",
+      "Cannot create a worker pool: cancelGraceMs must be a non-negative number of milliseconds or Infinity, received number NaN",
+    ],
+    [
+      { cancelGraceMs: "300" },
+      "TypeError",
+      'Cannot create a worker pool: cancelGraceMs must be a non-negative number of milliseconds or Infinity, received the string "300"',
     ],
     [5, "TypeError", "Cannot create a worker pool: options must be an object, received number 5"],
   ];

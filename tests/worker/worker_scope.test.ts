@@ -58,12 +58,20 @@ test("a request's entries persist in a worker between its tasks, and drop when i
   );
 });
 
-test("a task still running when its request ends finishes uncached, and leaves nothing behind", async () => {
+test("a task still running when its request ends sees its cacheSignal() abort, stops uncached, and leaves nothing behind", async () => {
   let late: Promise<unknown> | undefined;
-  await runInCacheScope({ id: "r" }, () => {
-    late = pool.run("sleep", [30]).then(() => pool.run("whoAmI", []));
+  const id = await runInCacheScope({ id: "r" }, (scope) => {
+    late = pool.run("untilScopeEnds").then(async (stopped) => [stopped, await pool.run("whoAmI")]);
+    return scope.id;
   });
-  assert.equal(await late, undefined);
+  assert.deepEqual(await late, [
+    {
+      stopped: `cache scope ${id} ended: its function settled`,
+      name: "AbortError",
+      scope: undefined,
+    },
+    undefined,
+  ]);
   assert.deepEqual((await pool.stats()).workers.map((w) => w.scopes), [0, 0]);
 });
 

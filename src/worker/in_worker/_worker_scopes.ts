@@ -41,12 +41,15 @@ export function workerScope(id: string): ScopeState | undefined {
   return scopes.get(id);
 }
 
-/** Ends the worker's scope: its entries, core and shared, drop at once. */
-export function endWorkerScope(id: string): void {
+/**
+ * Ends the worker's scope, for the reason the main thread's scope ended: its entries, core and
+ * shared, drop at once, and its signal (what `cacheSignal()` returns to a task) aborts.
+ */
+export function endWorkerScope(id: string, why: string): void {
   const state = scopes.get(id);
   if (state === undefined) return;
   scopes.delete(id);
-  state.release();
+  state.release(why);
 }
 
 /** The shared-entry copies of a live scope (in a worker, or a scope of the worker's own). */

@@ -11,9 +11,15 @@ export class CarriedScopes {
   #context: (scope: CacheScope) => object | undefined;
   /** Live scopes by id; each removes itself when it ends. */
   #scopes: Map<string, PoolScope> = new Map();
+  /** The pool's part when a scope ends: cancelling the scope's tasks. */
+  #onEnd: (scope: PoolScope) => void;
 
-  constructor(context: (scope: CacheScope) => object | undefined) {
+  constructor(
+    context: (scope: CacheScope) => object | undefined,
+    onEnd: (scope: PoolScope) => void,
+  ) {
     this.#context = context;
+    this.#onEnd = onEnd;
   }
 
   /** How many live scopes the pool has carried. */
@@ -74,12 +80,15 @@ export class CarriedScopes {
     this.#scopes.clear();
   }
 
+  /** Tells the workers first, so a running task's `cacheSignal()` aborts before any grace. */
   #end(scope: PoolScope): void {
     this.#scopes.delete(scope.id);
+    const why = scope.state.endedBecause as string;
     for (const worker of scope.workers) {
       worker.scopes.delete(scope.id);
-      worker.post({ type: "end", scope: scope.id });
+      worker.post({ type: "end", scope: scope.id, why });
     }
     scope.workers.clear();
+    this.#onEnd(scope);
   }
 }

@@ -4,26 +4,27 @@
  */
 import type {
   MapOptions,
-  RunOptions,
+  RunArguments,
   TaskMap,
   WorkerPool,
   WorkerPoolStats,
 } from "../worker_pool_api.ts";
-import { reviveError } from "../_error_transfer.ts";
-import { storage } from "../../core/_scope_state.ts";
+import { type ScopeState, storage } from "../../core/_scope_state.ts";
 import { type Job, type PoolScope, PoolWorker } from "./_pool_worker.ts";
 import { mapInLanes } from "./_map_in_lanes.ts";
 import {
   noWorkersError,
   noWorkerStartedError,
   poolDisposedError,
+  queueFullError,
+  taskFailedError,
   taskNotCloneableError,
   workerCrashedError,
   workerStartError,
 } from "./_pool_errors.ts";
 import { validMapOptions, type ValidOptions, validRunCall, validUrl } from "./_pool_options.ts";
 import { CarriedScopes } from "./_carried_scopes.ts";
-import type { ScopeState } from "../../core/_scope_state.ts";
+import { cancelScopeJobs } from "./_cancel_scope_jobs.ts";
 import { answerLookup, releasePeer, reportPending, reportSettled } from "./_shared_entries.ts";
 import type { FromWorker } from "../_protocol.ts";
 import { type StartThread, threadStarter } from "./_start_thread.ts";
@@ -33,6 +34,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   #url: URL;
   #start: StartThread;
   #maxQueue: number;
+  #cancelGraceMs: number;
   /** The workers; `undefined` marks a place whose worker failed to start (filled on `run`). */
   #workers: (PoolWorker | undefined)[];
   #queue: Job[] = [];
@@ -52,7 +54,8 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     this.#url = validUrl(url, action);
     this.size = options.size;
     this.#maxQueue = options.maxQueue;
-    this.#scopes = new CarriedScopes(options.context);
+    this.#cancelGraceMs = options.cancelGraceMs;
+    this.#scopes = new CarriedScopes(options.context, this.#cancelScope);
     // A Worker that exists may still refuse to start: workerd's node:worker_threads has one that
     // throws "not implemented" when constructed, and Node's refuses a URL that is not file: or
     // data:. Only constructing tells, so the workers start here, and a throw fails the creation
@@ -75,25 +78,16 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
 
   run<K extends keyof T & string>(
     task: K,
-    args: Parameters<T[K]>,
-    options?: RunOptions,
+    ...[args = [] as unknown[] as Parameters<T[K]>, options]: RunArguments<T[K]>
   ): Promise<Awaited<ReturnType<T[K]>>> {
     // Thrown inside the executor, every misuse becomes a rejection, as callers of an async
     // API expect.
     return new Promise((resolve, reject) => {
       const signal = validRunCall(task, args, options);
-      if (this.#disposed) {
-        throw new TypeError(`Cannot run task ${JSON.stringify(task)}: the worker pool is disposed`);
-      }
+      if (this.#disposed) throw poolDisposedError(task, undefined);
       signal?.throwIfAborted();
       const idle = this.#workers.some((worker) => worker?.ready && worker.job === undefined);
-      if (!idle && this.#queue.length >= this.#maxQueue) {
-        throw new RangeError(
-          `Cannot queue task ${
-            JSON.stringify(task)
-          }: ${this.#queue.length} tasks are waiting already (maxQueue); await some of them or raise maxQueue`,
-        );
-      }
+      if (!idle && this.#queue.length >= this.#maxQueue) throw queueFullError(task, this.#maxQueue);
       const job: Job = {
         id: this.#nextJob++,
         task,
@@ -124,7 +118,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     return await mapInLanes(
       Array.from(items),
       concurrency,
-      (item) => this.run(task, [item] as Parameters<T[K]>, { signal }),
+      (item) => this.run(task, ...[[item], { signal }] as unknown as RunArguments<T[K]>),
     );
   }
 
@@ -212,8 +206,19 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
       this.#running--;
     }
     if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
+    if (job.grace !== undefined) clearTimeout(job.grace);
     return job;
   }
+
+  /** A scope the pool carried ended: its jobs are cancelled (see _cancel_scope_jobs.ts). */
+  #cancelScope = (scope: PoolScope): void =>
+    cancelScopeJobs(scope, this.#queue, this.#workers, this.#cancelGraceMs, this.#cancelJob);
+  /** A cancelled job leaves, rejected; `overdue` ran it past the grace: it is replaced. */
+  #cancelJob = (job: Job, overdue?: PoolWorker, why?: Error): void => {
+    if (overdue !== undefined) this.#stop(overdue, why as Error, true);
+    this.#end(job).reject(job.scope?.state.endReason);
+    this.#dispatch();
+  };
 
   #receive = (worker: PoolWorker, message: FromWorker): void => {
     switch (message.type) {
@@ -226,11 +231,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
         if (job === undefined || job.id !== message.id) return;
         this.#end(job);
         if (message.type === "done") job.resolve(message.value);
-        else {
-          job.reject(
-            reviveError(message.error, `task ${JSON.stringify(job.task)} in a worker of the pool`),
-          );
-        }
+        else job.reject(taskFailedError(message.error, job.task));
         return this.#dispatch();
       }
       case "lookup":

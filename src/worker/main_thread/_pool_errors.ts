@@ -1,5 +1,6 @@
 /** Why a pool could not be made, or one of its tasks did not finish. */
 import { notCloneableError } from "../../_errors.ts";
+import { reviveError, type SerializedError } from "../_error_transfer.ts";
 import { WorkerCrashError } from "../worker_crash_error.ts";
 
 /** The runtime has no workers at all (workerd). */
@@ -21,8 +22,14 @@ export function workerStartError(action: string, url: URL, cause: unknown): Type
   );
 }
 
-/** The pool was disposed with the task queued (`running` false) or running. */
-export function poolDisposedError(task: string, running: boolean): TypeError {
+/**
+ * The pool was disposed with the task queued (`running` false) or running, or before it was
+ * submitted (`running` undefined).
+ */
+export function poolDisposedError(task: string, running: boolean | undefined): TypeError {
+  if (running === undefined) {
+    return new TypeError(`Cannot run task ${JSON.stringify(task)}: the worker pool is disposed`);
+  }
   return new TypeError(
     running
       ? `Cannot finish task ${
@@ -68,4 +75,25 @@ export function taskNotCloneableError(
   });
   const what = bad === -1 ? "its arguments are" : `argument ${bad + 1} is`;
   return notCloneableError(`run task ${JSON.stringify(task)}`, what, cause);
+}
+
+/** Every worker is busy and `maxQueue` tasks wait already. */
+export function queueFullError(task: string, maxQueue: number): RangeError {
+  return new RangeError(
+    `Cannot queue task ${
+      JSON.stringify(task)
+    }: ${maxQueue} tasks are waiting already (maxQueue); await some of them or raise maxQueue`,
+  );
+}
+
+/** Why a worker is replaced: its task ran on past the grace period after its scope ended. */
+export function taskOverdueError(task: string, graceMs: number): Error {
+  return new Error(
+    `task ${JSON.stringify(task)} still ran ${graceMs} ms after its cache scope ended`,
+  );
+}
+
+/** The task threw in its worker: the same name, message and stack, and where it ran. */
+export function taskFailedError(error: SerializedError, task: string): Error {
+  return reviveError(error, `task ${JSON.stringify(task)} in a worker of the pool`);
 }

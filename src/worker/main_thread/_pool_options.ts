@@ -6,13 +6,14 @@ import { checkOptionNames, describe } from "../../_errors.ts";
 import type { CacheScope } from "../../core/cache_scope.ts";
 import type { MapOptions, RunOptions, WorkerPoolOptions } from "../worker_pool_api.ts";
 
-const optionNames = ["size", "maxQueue", "context"];
+const optionNames = ["size", "maxQueue", "context", "cancelGraceMs"];
 
 /** A pool's options, checked, with their defaults. */
 export interface ValidOptions {
   size: number;
   maxQueue: number;
   context: (scope: CacheScope) => object | undefined;
+  cancelGraceMs: number;
 }
 
 /** The worker module's URL, from a `URL` or an absolute URL string. */
@@ -48,6 +49,7 @@ export function getValidOptions(
     size = typeof hardware === "number" && hardware > 0 ? hardware : 4,
     maxQueue = 1024,
     context = defaultContext,
+    cancelGraceMs = 300,
   } = own;
   if (typeof size !== "number" || !Number.isInteger(size) || size < 1) {
     const error = typeof size === "number" ? RangeError : TypeError;
@@ -71,7 +73,17 @@ export function getValidOptions(
       `Cannot ${action}: context must be a function of the scope, received ${describe(context)}`,
     );
   }
-  return { size, maxQueue, context };
+  if (
+    typeof cancelGraceMs !== "number" || Number.isNaN(cancelGraceMs) || cancelGraceMs < 0
+  ) {
+    const error = typeof cancelGraceMs === "number" ? RangeError : TypeError;
+    throw new error(
+      `Cannot ${action}: cancelGraceMs must be a non-negative number of milliseconds or Infinity, received ${
+        describe(cancelGraceMs)
+      }`,
+    );
+  }
+  return { size, maxQueue, context, cancelGraceMs };
 }
 
 /** Checks the arguments of `pool.run`, and returns its signal. */

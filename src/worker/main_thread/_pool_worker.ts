@@ -31,6 +31,8 @@ export interface Job {
   onAbort: (() => void) | undefined;
   /** The worker running it, once dispatched. */
   worker: PoolWorker | undefined;
+  /** Set when its scope ended while it ran: replaces the worker if the task runs on. */
+  grace?: ReturnType<typeof setTimeout>;
 }
 
 /** A main-thread scope that this pool has carried into workers. */
