@@ -1,6 +1,8 @@
 /** The options of {@linkcode perRequestBatch}, and their one check. */
 import { checkOptionNames, describe } from "../_errors.ts";
 import { nameOf } from "./_cache_options.ts";
+import { getValidOutsideScope, type OutsideScopeMode } from "./_outside_scope.ts";
+import { getValidRejectionPolicy, type RejectionPolicy } from "./_rejection_policy.ts";
 
 /**
  * Options of {@linkcode perRequestBatch}.
@@ -25,12 +27,36 @@ export interface PerRequestBatchOptions<K = unknown> {
    */
   key?: (key: K) => unknown;
   /**
-   * Whether a rejected key stays cached. By default a key whose load rejects is dropped when it
-   * rejects, so the next load in the same scope retries it.
+   * Whether a rejected key stays cached. By default a key whose load rejects (an `Error` in its
+   * slot, or a failed batch) is dropped when it rejects, so the next load in the same scope
+   * sends it again; `true` keeps every rejection for the rest of the request. A predicate
+   * decides per error: the rejection stays exactly when it returns `true` (keep a "no such
+   * user", retry a timeout). If the predicate throws, the rejection is not cached, the load
+   * still rejects with its own error, and the predicate's error is reported once per function
+   * through `console.error`.
    *
    * @default {false}
    */
-  cacheRejections?: boolean;
+  cacheRejections?: boolean | ((error: unknown) => boolean);
+  /**
+   * Gives the tags of a key's entry, from its load key (`(id) => [`user:${id}`]`), evaluated
+   * once, when the key misses and joins the batch. `invalidateTags(tag)` then drops, in the
+   * current scope, every entry of every cached or batched function that carries the tag, even
+   * one whose batch is still pending or in flight. It must return an array of strings: anything
+   * else (or a throw) rejects the load with a `TypeError`, and nothing is stored.
+   *
+   * @default {undefined} (entries carry no tags)
+   */
+  tags?: (key: K) => readonly string[];
+  /**
+   * What a load does when no cache scope is open: `"run"` runs it as a batch of one, uncached;
+   * `"warn"` also warns once for this function through `console.warn`; `"throw"` throws a
+   * `TypeError` naming it and the fix, synchronously, like the other misuse errors of a load.
+   * Left out, the process-wide default of `configureCache` applies, read at each such load.
+   *
+   * @default {undefined} (`configureCache`'s `outsideScope`, itself `"run"` by default)
+   */
+  outsideScope?: OutsideScopeMode;
   /**
    * The name shown in `scope.stats.functions` and in error messages.
    *
@@ -39,14 +65,16 @@ export interface PerRequestBatchOptions<K = unknown> {
   name?: string;
 }
 
-const optionNames = ["maxBatchSize", "key", "cacheRejections", "name"];
+const optionNames = ["maxBatchSize", "key", "cacheRejections", "tags", "outsideScope", "name"];
 const action = "create a per-request batch";
 
 /** The options of a batched function, checked, with their defaults. */
 export interface ValidBatchOptions {
   maxBatchSize: number;
   key: ((key: unknown) => unknown) | undefined;
-  cacheRejections: boolean;
+  cacheRejections: RejectionPolicy;
+  tags: ((key: unknown) => unknown) | undefined;
+  outsideScope: OutsideScopeMode | undefined;
   name: string;
 }
 
@@ -57,11 +85,17 @@ export function getValidBatchOptions(
 ): ValidBatchOptions {
   const fallbackName = nameOf(batchFn as (...args: unknown[]) => unknown);
   if (options === undefined) {
-    return { maxBatchSize: Infinity, key: undefined, cacheRejections: false, name: fallbackName };
+    return {
+      maxBatchSize: Infinity,
+      key: undefined,
+      cacheRejections: false,
+      tags: undefined,
+      outsideScope: undefined,
+      name: fallbackName,
+    };
   }
   const own = checkOptionNames(options, optionNames, action);
-  const { maxBatchSize = Infinity, key, cacheRejections = false, name = fallbackName }:
-    PerRequestBatchOptions = own;
+  const { maxBatchSize = Infinity, key, tags, name = fallbackName }: PerRequestBatchOptions = own;
   if (typeof maxBatchSize !== "number") {
     throw new TypeError(
       `Cannot ${action}: maxBatchSize must be a number, received ${describe(maxBatchSize)}`,
@@ -77,27 +111,26 @@ export function getValidBatchOptions(
       `Cannot ${action}: key must be a function of the load key, received ${describe(key)}`,
     );
   }
-  if (typeof cacheRejections !== "boolean") {
+  const cacheRejections = getValidRejectionPolicy(own.cacheRejections, action);
+  if (tags !== undefined && typeof tags !== "function") {
     throw new TypeError(
-      `Cannot ${action}: cacheRejections must be a boolean, received ${describe(cacheRejections)}`,
+      `Cannot ${action}: tags must be a function of the load key that returns an array of strings, received ${
+        describe(tags)
+      }`,
     );
   }
+  const outsideScope = getValidOutsideScope(own.outsideScope, action);
   if (typeof name !== "string" || name === "") {
     throw new TypeError(
       `Cannot ${action}: name must be a non-empty string, received ${describe(name)}`,
     );
   }
-  return { maxBatchSize, key, cacheRejections, name };
-}
-
-/**
- * Whether a key's rejection stays cached. The one place that decides it, so that a richer
- * `cacheRejections` (a predicate of the error and the key) changes only this function.
- */
-export function keepsRejection(
-  options: ValidBatchOptions,
-  _error: unknown,
-  _key: unknown,
-): boolean {
-  return options.cacheRejections;
+  return {
+    maxBatchSize,
+    key,
+    cacheRejections,
+    tags: tags as ValidBatchOptions["tags"],
+    outsideScope,
+    name,
+  };
 }

@@ -1,7 +1,7 @@
 /** The options of {@linkcode perRequestCache}, and their one check. */
 import { checkOptionNames, describe } from "../_errors.ts";
 import { getValidOutsideScope, type OutsideScopeMode } from "./_outside_scope.ts";
-import type { RejectionPolicy } from "./_rejection_policy.ts";
+import { getValidRejectionPolicy, type RejectionPolicy } from "./_rejection_policy.ts";
 
 /**
  * Options of {@linkcode perRequestCache}.
@@ -91,8 +91,7 @@ export function getValidOptions(
     };
   }
   const own = checkOptionNames(options, optionNames, "create a per-request cache");
-  const { key, maxEntries = Infinity, cacheRejections = false, tags, name = nameOf(fn) }:
-    PerRequestCacheOptions = own;
+  const { key, maxEntries = Infinity, tags, name = nameOf(fn) }: PerRequestCacheOptions = own;
   if (key !== undefined && typeof key !== "function") {
     throw new TypeError(
       `Cannot create a per-request cache: key must be a function of the arguments, received ${
@@ -112,13 +111,10 @@ export function getValidOptions(
       `Cannot create a per-request cache: maxEntries must be a positive integer or Infinity, received ${maxEntries}`,
     );
   }
-  if (typeof cacheRejections !== "boolean" && typeof cacheRejections !== "function") {
-    throw new TypeError(
-      `Cannot create a per-request cache: cacheRejections must be a boolean or a predicate of the error, received ${
-        describe(cacheRejections)
-      }`,
-    );
-  }
+  const cacheRejections = getValidRejectionPolicy(
+    own.cacheRejections,
+    "create a per-request cache",
+  );
   if (tags !== undefined && typeof tags !== "function") {
     throw new TypeError(
       `Cannot create a per-request cache: tags must be a function of the arguments that returns an array of strings, received ${

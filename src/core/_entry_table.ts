@@ -54,8 +54,12 @@ export class EntryTable {
   joins = 0;
   /** Calls of the batch function: a number for a `perRequestBatch` function's table only. */
   batches: number | undefined = undefined;
-  /** A `perRequestBatch` function's loads not yet dispatched in this scope (`_pending_batch.ts`). */
-  pending: object | undefined = undefined;
+  /**
+   * A `perRequestBatch` function's loads not yet dispatched in this scope (`_pending_batch.ts`).
+   * Every drop (`delete`, `clear`, so `invalidateTags` too) marks it `dropped`: a dropped key
+   * may still be in it, and a new load of that key must join its slot, not be sent twice.
+   */
+  pending: { dropped: boolean } | undefined = undefined;
 
   constructor(name: string) {
     this.name = name;
@@ -69,6 +73,7 @@ export class EntryTable {
     // Marked only once it has left: a delete cut short (a stack overflow) keeps a FAILED entry
     // FAILED, which the next call runs again (see callAndStore).
     entry.state = DROPPED;
+    if (this.pending !== undefined) this.pending.dropped = true;
     this.tags?.forget(key);
     if (isCallKey(key)) forgetCallKey(this.roots, key);
     return true;
@@ -120,6 +125,7 @@ export class EntryTable {
   clear(): number {
     const dropped = this.entries.size;
     for (const entry of this.entries.values()) entry.state = DROPPED;
+    if (this.pending !== undefined) this.pending.dropped = true;
     this.entries.clear();
     this.roots.clear();
     this.tags = undefined;

@@ -7,9 +7,11 @@
  * only ever sees the keys of the request it runs for.
  */
 import { describe } from "../_errors.ts";
-import { keepsRejection, type ValidBatchOptions } from "./_batch_options.ts";
-import { type Entry, type EntryTable, READY } from "./_entry_table.ts";
+import type { ValidBatchOptions } from "./_batch_options.ts";
+import { type Entry, type EntryTable, PENDING, READY } from "./_entry_table.ts";
+import { keepsRejection } from "./_rejection_policy.ts";
 import { Frame, type ScopeState, storage } from "./_scope_state.ts";
+import { batchChannel, publishBatch } from "./_channels.ts";
 
 /** A batch function with its types erased: load keys in, values (or a promise of them) out. */
 export type BatchFn = (keys: readonly unknown[]) => unknown;
@@ -27,9 +29,10 @@ export class PendingBatch {
   /** Each key's entry, whose value is the promise its loads share, with that promise's settlers. */
   readonly entries: SlotEntry[] = [];
   /**
-   * Set when `invalidate` or `clear` dropped entries while this batch was pending: a key may
-   * then be in the batch without being in the table, and a new load of it must join its slot
-   * (the batch has not run, so its answer is not stale) instead of sending the key twice.
+   * Set when the table dropped entries while this batch was pending (`invalidate`, `clear`,
+   * `invalidateTags`): a key may then be in the batch without being in the table, and a new
+   * load of it must join its slot (the batch has not run, so its answer is not stale) instead
+   * of sending the key twice.
    */
   dropped = false;
   /** Cache key → slot, made only once `dropped` is set (a load that misses never needs it). */
@@ -41,9 +44,14 @@ export class PendingBatch {
     this.cacheKeys = keyed ? [] : this.keys;
   }
 
-  /** Adds a key to the batch and its entry to the table; returns the promise of its value. */
-  add(key: unknown, cacheKey: unknown): Promise<unknown> {
-    const entry: SlotEntry = { value: undefined, state: READY, resolve: noop, reject: noop };
+  /**
+   * Adds a key to the batch and its entry to the table; the entry's value is the promise of the
+   * key's value. In a table the entry is {@linkcode PENDING} until its slot is settled (loads
+   * that find it meanwhile are joins), then READY, or dropped for a rejection (see `reject`).
+   */
+  add(key: unknown, cacheKey: unknown): Entry {
+    const state = this.table === undefined ? READY : PENDING;
+    const entry: SlotEntry = { value: undefined, state, resolve: noop, reject: noop };
     filling = entry;
     entry.value = new Promise(fillSettlers);
     this.#slots?.set(cacheKey, this.keys.length);
@@ -51,7 +59,7 @@ export class PendingBatch {
     if (this.cacheKeys !== this.keys) this.cacheKeys.push(cacheKey);
     this.entries.push(entry);
     this.table?.entries.set(cacheKey, entry);
-    return entry.value as Promise<unknown>;
+    return entry;
   }
 
   /** The pending entry of `cacheKey`, if the key is in this batch (see `dropped`). */
@@ -135,9 +143,11 @@ export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBa
     // A copy: the batch function may sort or splice what it gets, and the slots (whose cache
     // keys may be this very array) must keep the order the loads were made in.
     const keys = batch.keys.slice(from, to);
-    if (table !== undefined) table.batches = (table.batches ?? 0) + 1;
-    // The one place a batch is dispatched: a `reqcache:batch` event ({ scope, name, size }) for
-    // telemetry belongs here.
+    if (table !== undefined) {
+      table.batches = (table.batches ?? 0) + 1;
+      // A batch whose scope has ended still ran for that scope's loads: it is published too.
+      if (batchChannel.hasSubscribers) publishBatch(scope!.handle, options.name, to - from);
+    }
     let result: unknown;
     try {
       result = frame === undefined ? batchFn(keys) : storage.run(frame, batchFn, keys);
@@ -183,7 +193,11 @@ function settle(
   for (let slot = from; slot < to; slot++) {
     const value = values[slot - from];
     if (value instanceof Error) reject(batch, slot, value, options);
-    else batch.entries[slot].resolve(value);
+    else {
+      const entry = batch.entries[slot];
+      entry.resolve(value);
+      if (entry.state === PENDING) entry.state = READY; // not if dropped meanwhile
+    }
   }
 }
 
@@ -197,17 +211,21 @@ function failAll(
   for (let slot = from; slot < to; slot++) reject(batch, slot, error, options);
 }
 
-/** Rejects one key, and drops its entry unless rejections are kept or the entry was replaced. */
+/**
+ * Rejects one key, and drops its entry unless `cacheRejections` keeps it. This is what
+ * `EntryTable.watch` does for a cached function's promise, done where the batch settles the
+ * slot instead of in one more reaction per key: an entry that left the table meanwhile is
+ * DROPPED and stays so, and a kept rejection is READY. `options` stands for the function in
+ * `keepsRejection`'s report-once set: it is made once per batched function.
+ */
 function reject(batch: PendingBatch, slot: number, error: Error, options: ValidBatchOptions): void {
-  batch.entries[slot].reject(error);
+  const entry = batch.entries[slot];
+  entry.reject(error);
   const { table } = batch;
+  if (table === undefined || entry.state !== PENDING) return;
   const cacheKey = batch.cacheKeys[slot];
-  if (
-    table !== undefined && table.entries.get(cacheKey) === batch.entries[slot] &&
-    !keepsRejection(options, error, batch.keys[slot])
-  ) {
-    table.delete(cacheKey);
-  }
+  if (keepsRejection(options.cacheRejections, error, options, options.name)) entry.state = READY;
+  else if (table.entries.get(cacheKey) === entry) table.delete(cacheKey);
 }
 
 /** The error of every key of a batch whose function threw or rejected. */

@@ -9,11 +9,24 @@
  * error is reported through `console.error` the first time it happens for that function, so it
  * is neither swallowed nor repeated for every request.
  *
- * Any kind of cached function calls {@linkcode keepsRejection} from its settle reaction.
+ * Any kind of cached function checks the option with {@linkcode getValidRejectionPolicy} and
+ * calls {@linkcode keepsRejection} when one of its entries rejects.
  */
+import { describe } from "../_errors.ts";
 
 /** The `cacheRejections` option: keep all, keep none, or ask the predicate. */
 export type RejectionPolicy = boolean | ((error: unknown) => boolean);
+
+/** Checks a `cacheRejections` option (`undefined` means not given) for an error about `action`. */
+export function getValidRejectionPolicy(value: unknown, action: string): RejectionPolicy {
+  if (value === undefined) return false;
+  if (typeof value === "boolean" || typeof value === "function") return value as RejectionPolicy;
+  throw new TypeError(
+    `Cannot ${action}: cacheRejections must be a boolean or a predicate of the error, received ${
+      describe(value)
+    }`,
+  );
+}
 
 /** Functions whose predicate has thrown already (reported once per function). */
 const reported = new WeakSet<object>();

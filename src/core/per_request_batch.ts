@@ -2,9 +2,12 @@ import { storage } from "./_scope_state.ts";
 import type { ScopeState } from "./_scope_state.ts";
 import { describe } from "../_errors.ts";
 import { getValidBatchOptions, type PerRequestBatchOptions } from "./_batch_options.ts";
-import { type EntryTable, READY } from "./_entry_table.ts";
+import { type Entry, type EntryTable, PENDING, READY } from "./_entry_table.ts";
 import { nextFunctionIndex } from "./_function_index.ts";
 import { type BatchFn, dispatch, PendingBatch, schedule } from "./_pending_batch.ts";
+import { callOutsideScope } from "./_outside_scope.ts";
+import { tagsOfCall } from "./_tag_index.ts";
+import { callChannel, publishCall } from "./_channels.ts";
 
 export type { PerRequestBatchOptions };
 
@@ -32,7 +35,9 @@ export interface BatchedFunction<K, V> {
    * Loads one key: from the current scope's cache, or in the scope's next batch.
    *
    * @param key The key to load.
-   * @returns The key's value; rejects if its slot was an `Error` or its batch failed.
+   * @returns The key's value; rejects if its slot was an `Error` or its batch failed, or if
+   * the `key` or `tags` option throws or `tags` returns anything but an array of strings.
+   * @throws {TypeError} If no cache scope is open and `outsideScope` is `"throw"`.
    */
   (key: K): Promise<V>;
   /**
@@ -81,18 +86,28 @@ export interface BatchedFunction<K, V> {
  * Errors: an `Error` in a slot rejects that key alone. A result that is not an array, or not
  * one value per key, rejects every key of the batch with a `TypeError` naming the function; a
  * throw or rejection of `batchFn` rejects them with an `Error` whose `cause` is the original.
- * A rejected key is dropped so the next load retries it (unless `cacheRejections`).
+ * A rejected key is dropped so the next load retries it, unless `cacheRejections` (`true`, or a
+ * predicate of the error) keeps it.
+ *
+ * Counting: a load answered by a settled entry is a hit, one that shares a promise still
+ * pending (its key waiting in the batch, or the batch in flight) is a join, and a key sent to
+ * the batch function is a miss, in `scope.stats` and on the `reqcache:call` channel; each call
+ * of the batch function is published on `reqcache:batch` with its size. `tags` lets
+ * `invalidateTags` drop entries of batched and cached functions together, even pending ones.
  *
  * Ending the scope: a batch still pending runs anyway, outside any scope, and a batch in
  * flight settles, so every load settles; neither stores anything. Outside any scope a load is
- * a batch of one, called at once, and nothing is cached.
+ * a batch of one, called at once, and nothing is cached; `outsideScope` can make it warn or
+ * throw instead.
  *
  * @typeParam K The load key's type.
  * @typeParam V The value's type.
  * @param batchFn Loads the values of distinct keys, in the order of the keys.
- * @param options The largest batch, how to key, and the name.
+ * @param options The largest batch, how to key, tag and name entries, which rejections to keep,
+ * and what a load outside any scope does.
  * @returns The batched function, with `many`, `invalidate`, `clear` and `prime`.
- * @throws {TypeError} If `batchFn` is not a function or an option has the wrong type or name.
+ * @throws {TypeError} If `batchFn` is not a function or an option has the wrong type, name or
+ * value.
  * @throws {RangeError} If `maxBatchSize` is not a positive integer or `Infinity`.
  *
  * @example One query for the users of a request
@@ -143,12 +158,13 @@ export function perRequestBatch<K, V>(
     );
   }
   const valid = getValidBatchOptions(options as PerRequestBatchOptions | undefined, batchFn);
-  const { key: keyOf, name } = valid;
+  const { key: keyOf, tags: tagsOf, outsideScope, name } = valid;
   const call = batchFn as BatchFn;
   const index = nextFunctionIndex();
 
   // The hot path: a key that the scope holds (cached, or pending in its batch) costs one store
-  // read, one array index and one Map lookup, and allocates nothing.
+  // read, one array index and one Map lookup, and allocates nothing. A settled entry is a hit;
+  // one whose promise is still pending (its batch waiting or in flight) is a join (`join`).
   function load(key: K): Promise<V> {
     const scope = storage.getStore()?.current;
     if (scope === undefined || scope.ended) return loadAlone(key);
@@ -164,8 +180,10 @@ export function perRequestBatch<K, V>(
     if (table !== undefined) {
       const entry = table.entries.get(cacheKey);
       if (entry !== undefined) {
+        if (entry.state !== READY) return join(scope, table, entry);
         table.hits++;
         scope.hits++;
+        if (callChannel.hasSubscribers) publishCall(scope.handle, name, "hit", entry.value);
         return entry.value as Promise<V>;
       }
     } else {
@@ -175,8 +193,22 @@ export function perRequestBatch<K, V>(
     return enqueue(scope, table, key, cacheKey);
   }
 
+  /** A join: the entry's promise is still pending, and the load shares it. */
+  function join(scope: ScopeState, table: EntryTable, entry: Entry): Promise<V> {
+    table.joins++;
+    scope.joins++;
+    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "join", entry.value);
+    return entry.value as Promise<V>;
+  }
+
   /** A miss: the key joins the scope's pending batch, which is made and scheduled if none. */
   function enqueue(scope: ScopeState, table: EntryTable, key: K, cacheKey: unknown): Promise<V> {
+    let tags: readonly string[] | undefined; // first: bad tags leave nothing stored
+    try {
+      if (tagsOf !== undefined) tags = tagsOfCall(tagsOf, [key], name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let batch = table.pending as PendingBatch | undefined;
     if (batch === undefined) {
       const made = new PendingBatch(scope, table, keyOf !== undefined);
@@ -185,23 +217,29 @@ export function perRequestBatch<K, V>(
     } else if (batch.dropped) {
       const entry = batch.entryOf(cacheKey);
       if (entry !== undefined) {
+        // Dropped from the table while its batch waits: the batch's answer will not be stale,
+        // so the entry comes back, pending again and tagged anew, and the load joins it.
+        entry.state = PENDING;
         table.entries.set(cacheKey, entry);
-        table.hits++;
-        scope.hits++;
-        return entry.value as Promise<V>;
+        if (tags !== undefined) table.tag(cacheKey, tags);
+        return join(scope, table, entry);
       }
     }
+    const entry = batch.add(key, cacheKey);
+    if (tags !== undefined) table.tag(cacheKey, tags); // now: invalidateTags reaches it pending
     table.misses++;
     scope.misses++;
-    return batch.add(key, cacheKey) as Promise<V>;
+    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", entry.value);
+    return entry.value as Promise<V>;
   }
 
-  /** Outside any scope: a batch of one, called now, stored nowhere. */
+  /** No open scope: warns or throws as `outsideScope` says, or runs a batch of one, uncached. */
   function loadAlone(key: K): Promise<V> {
+    callOutsideScope(outsideScope, load, name);
     const batch = new PendingBatch(undefined, undefined, false);
-    const promise = batch.add(key, key);
+    const entry = batch.add(key, key);
     dispatch(batch, call, valid);
-    return promise as Promise<V>;
+    return entry.value as Promise<V>;
   }
 
   function many(keys: readonly K[]): Promise<(V | Error)[]> {
@@ -223,30 +261,26 @@ export function perRequestBatch<K, V>(
 
   function invalidate(key: K): boolean {
     const table = currentTable();
-    if (table === undefined) return false;
-    const dropped = table.delete(keyOf === undefined ? key : keyOf(key));
-    if (dropped && table.pending !== undefined) (table.pending as PendingBatch).dropped = true;
-    return dropped;
+    return table !== undefined && table.delete(keyOf === undefined ? key : keyOf(key));
   }
 
   function clear(): number {
-    const table = currentTable();
-    if (table === undefined) return 0;
-    if (table.pending !== undefined) (table.pending as PendingBatch).dropped = true;
-    return table.clear();
+    return currentTable()?.clear() ?? 0;
   }
 
   function prime(key: K, value: V | Error): boolean {
     const scope = storage.getStore()?.current;
     if (scope === undefined || scope.ended) return false;
+    const cacheKey = keyOf === undefined ? key : keyOf(key);
+    const tags = tagsOf === undefined ? undefined : tagsOfCall(tagsOf, [key], name);
     const table = scope.table(index, name);
     table.batches ??= 0;
-    const cacheKey = keyOf === undefined ? key : keyOf(key);
     if (table.entries.has(cacheKey)) return false;
     const promise = value instanceof Error ? Promise.reject(value) : Promise.resolve(value);
     // A primed error is there for a later load to find; until then it is nobody's rejection.
     promise.catch(() => {});
     table.entries.set(cacheKey, { value: promise, state: READY });
+    if (tags !== undefined) table.tag(cacheKey, tags);
     return true;
   }
 

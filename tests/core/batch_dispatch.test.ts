@@ -47,7 +47,7 @@ test("a load after a timer starts a new batch", async () => {
   assert.deepEqual(batches, [[1], [2]]);
 });
 
-test("a repeated key is sent once and both loads get the same promise", async () => {
+test("a repeated key is sent once: loads while it is pending join, later ones hit", async () => {
   const { batches, fn } = recorder();
   await runInCacheScope({}, async (scope) => {
     const first = fn(7);
@@ -56,16 +56,17 @@ test("a repeated key is sent once and both loads get the same promise", async ()
     await Promise.all([first, fn(8), fn(7)]);
     assert.equal(await fn(7), 70); // later: from the cache
     assert.deepEqual(
-      scope.stats.functions.map(({ name, hits, misses, entries, batches }) => ({
+      scope.stats.functions.map(({ name, hits, misses, joins, entries, batches }) => ({
         name,
         hits,
         misses,
+        joins,
         entries,
         batches,
       })),
-      [{ name: "times10", hits: 3, misses: 2, entries: 2, batches: 1 }],
+      [{ name: "times10", hits: 1, misses: 2, joins: 2, entries: 2, batches: 1 }],
     );
-    assert.deepEqual([scope.stats.hits, scope.stats.misses], [3, 2]);
+    assert.deepEqual([scope.stats.hits, scope.stats.misses, scope.stats.joins], [1, 2, 2]);
   });
   assert.deepEqual(batches, [[7, 8]]);
 });

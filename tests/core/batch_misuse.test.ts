@@ -40,7 +40,7 @@ test("batch options are checked by name and type", () => {
   assert.throws(() => create(ok, { maxEntries: 10 }), {
     name: "TypeError",
     message:
-      'Cannot create a per-request batch: unknown option "maxEntries"; the options are maxBatchSize, key, cacheRejections, name',
+      'Cannot create a per-request batch: unknown option "maxEntries"; the options are maxBatchSize, key, cacheRejections, tags, outsideScope, name',
   });
   assert.throws(() => create(ok, 100), {
     name: "TypeError",
@@ -54,7 +54,17 @@ test("batch options are checked by name and type", () => {
   assert.throws(() => create(ok, { cacheRejections: 1 }), {
     name: "TypeError",
     message:
-      "Cannot create a per-request batch: cacheRejections must be a boolean, received number 1",
+      "Cannot create a per-request batch: cacheRejections must be a boolean or a predicate of the error, received number 1",
+  });
+  assert.throws(() => create(ok, { tags: "user" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: tags must be a function of the load key that returns an array of strings, received the string "user"',
+  });
+  assert.throws(() => create(ok, { outsideScope: "ignore" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: outsideScope must be "run", "warn" or "throw", received the string "ignore"',
   });
   assert.throws(() => create(ok, { name: "" }), {
     name: "TypeError",
@@ -89,4 +99,33 @@ test("an unnamed batch function is named after itself, or anonymous", async () =
     await named(1);
     assert.equal(scope.stats.functions[0].name, "usersByIds");
   });
+});
+
+test("a load whose tags are not an array of strings rejects, naming the function, and stores nothing", async () => {
+  const fn = perRequestBatch(ok, {
+    name: "getUser",
+    tags: (id: number) => (id === 1 ? "user:1" : [`user:${id}`, id]) as never,
+  });
+  await runInCacheScope({}, async (scope) => {
+    await assert.rejects(fn(1), {
+      name: "TypeError",
+      message:
+        'Cannot call getUser: its tags option must return an array of strings, received the string "user:1"; nothing was stored',
+    });
+    await assert.rejects(fn(2), {
+      name: "TypeError",
+      message:
+        "Cannot call getUser: its tags option must return an array of strings, received an array holding number 2; nothing was stored",
+    });
+    assert.equal(scope.stats.entries, 0);
+    assert.equal(scope.stats.misses, 0);
+  });
+});
+
+test('a load outside any scope with outsideScope "throw" throws, naming the function and the fix', () => {
+  const fn = perRequestBatch(ok, { name: "getUser", outsideScope: "throw" });
+  const message =
+    'Cannot call getUser: no cache scope is open, and outsideScope is "throw"; wrap the handler with withCacheScope(handler) or withListenerCacheScope(listener), add the cacheScope() middleware, or make the call inside runInCacheScope(request, fn)';
+  assert.throws(() => fn(1), { name: "TypeError", message });
+  assert.throws(() => fn.many([1, 2]), { name: "TypeError", message });
 });

@@ -13,10 +13,10 @@ import {
   type CacheScopeEndMessage,
   type CacheScopeStartMessage,
   openCacheScope,
+  perRequestBatch,
   perRequestCache,
   runInCacheScope,
 } from "../../mod.ts";
-import { publishBatch } from "../../src/core/_channels.ts";
 
 const NAMES = ["reqcache:scope:start", "reqcache:scope:end", "reqcache:call", "reqcache:batch"];
 
@@ -183,15 +183,39 @@ test("a subscriber runs synchronously in the caller's async context", async () =
   ]);
 });
 
-test("a batch is published with its scope, its function's name and its size", async () => {
+test("a batched function publishes each batch with its size, split by maxBatchSize, and each load as a miss, join or hit", async () => {
+  const getUser = perRequestBatch((ids: readonly number[]) => ids.map((id) => ({ id })), {
+    name: "getUser",
+    maxBatchSize: 2,
+  });
+  let handle: CacheScope | undefined;
+  const loads: Promise<unknown>[] = [];
   const messages = await recorded(() =>
-    runInCacheScope({ url: "/" }, (scope) => publishBatch(scope, "loadUsers", 3))
+    runInCacheScope({ url: "/" }, async (scope) => {
+      handle = scope;
+      for (const id of [1, 2, 3, 1, 4, 5]) loads.push(getUser(id));
+      await Promise.all(loads);
+      loads.push(getUser(3));
+      await loads[6];
+    })
   );
-  const [, batch] = messages[1];
-  assert.equal(messages[1][0], "reqcache:batch");
-  assert.equal(batch.scope, messages[0][1].scope);
-  assert.equal(batch.name, "loadUsers");
-  assert.equal(batch.size, 3);
+  getUser(9); // outside any scope: a batch of one, published nowhere
+  const seen = messages.filter(([channel]) => channel !== "reqcache:scope:end");
+  assert.deepEqual(seen.map(brief), [
+    "reqcache:scope:start",
+    ...["miss", "miss", "miss", "join", "miss", "miss"].map((o) => `reqcache:call getUser ${o}`),
+    "reqcache:batch getUser",
+    "reqcache:batch getUser",
+    "reqcache:batch getUser",
+    "reqcache:call getUser hit",
+  ]);
+  const batches = seen.filter(([channel]) => channel === "reqcache:batch");
+  assert.deepEqual(batches.map(([, batch]) => batch.size), [2, 2, 1]);
+  for (const [, message] of seen) assert.equal(message.scope, handle);
+  const calls = seen.filter(([channel]) => channel === "reqcache:call");
+  // Each call's result is the promise the load returned: for a miss, the one its span ends on.
+  calls.forEach(([, call], i) => assert.equal(call.result, loads[i]));
+  assert.equal(loads[3], loads[0]);
 });
 
 test("nothing is published once every subscriber has left", async () => {

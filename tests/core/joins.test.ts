@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { perRequestCache, runInCacheScope } from "../../mod.ts";
+import { perRequestBatch, perRequestCache, runInCacheScope } from "../../mod.ts";
 
 /** A function whose every run waits for `release`, counting its runs. */
 function gated() {
@@ -106,4 +106,69 @@ test("a join refreshes the entry's recency under maxEntries, as a hit does", asy
     assert.equal(scope.stats.misses, 3);
     gate.resolve();
   });
+});
+
+/** A batched function whose every batch waits for `release`, with the keys of each batch. */
+function gatedBatch() {
+  const gate = Promise.withResolvers<void>();
+  const sent: number[][] = [];
+  let dispatched = Promise.withResolvers<void>();
+  const load = perRequestBatch(async (ids: readonly number[]) => {
+    sent.push([...ids]);
+    dispatched.resolve();
+    await gate.promise;
+    return ids.map((id) => ({ id }));
+  }, { name: "loadBatch" });
+  return {
+    load,
+    sent,
+    release: () => gate.resolve(),
+    /** Resolves once the next batch has been handed to the batch function. */
+    nextDispatch: () => dispatched.promise.then(() => void (dispatched = Promise.withResolvers())),
+  };
+}
+
+test("a batched function: loads of a key waiting in the batch or in flight are joins, loads after it settled are hits", async () => {
+  const { load, sent, release, nextDispatch } = gatedBatch();
+  await runInCacheScope({}, async (scope) => {
+    const waiting = Array.from({ length: 100 }, (_, i) => load(i % 10));
+    assert.deepEqual([scope.stats.hits, scope.stats.misses, scope.stats.joins], [0, 10, 90]);
+    await nextDispatch();
+    const inFlight = Array.from({ length: 100 }, (_, i) => load(i % 10));
+    assert.deepEqual([scope.stats.hits, scope.stats.misses, scope.stats.joins], [0, 10, 190]);
+    release();
+    const values = await Promise.all([...waiting, ...inFlight]);
+    values.forEach((value, i) => assert.equal(value, values[i % 10]));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => load(i)));
+    const { hits, misses, joins, functions } = scope.stats;
+    assert.deepEqual({ hits, misses, joins }, { hits: 10, misses: 10, joins: 190 });
+    assert.deepEqual(functions, [
+      { name: "loadBatch", hits: 10, misses: 10, joins: 190, entries: 10, batches: 1 },
+    ]);
+  });
+  assert.deepEqual(sent, [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+});
+
+test("100 concurrent requests loading through one batched function each count exactly their own", async () => {
+  const { load, sent, release } = gatedBatch();
+  const started: Promise<void>[] = [];
+  const requests = Array.from({ length: 100 }, (_, i) => {
+    const ready = Promise.withResolvers<void>();
+    started.push(ready.promise);
+    return runInCacheScope({ request: i }, async (scope) => {
+      const loads = Array.from({ length: 100 }, (_, j) => load((i + j) % 4));
+      ready.resolve();
+      await Promise.all(loads);
+      await Promise.all([load(i % 4), load((i + 1) % 4)]);
+      const { hits, misses, joins, entries } = scope.stats;
+      return { hits, misses, joins, entries };
+    });
+  });
+  await Promise.all(started); // every request has made its loads while the batches wait
+  release();
+  for (const stats of await Promise.all(requests)) {
+    assert.deepEqual(stats, { hits: 2, misses: 4, joins: 96, entries: 4 });
+  }
+  assert.equal(sent.length, 100); // one batch per request
+  assert.ok(sent.every((keys) => keys.length === 4));
 });

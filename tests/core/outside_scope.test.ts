@@ -4,7 +4,7 @@
  */
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { configureCache, perRequestCache, runInCacheScope } from "../../mod.ts";
+import { configureCache, perRequestBatch, perRequestCache, runInCacheScope } from "../../mod.ts";
 
 afterEach(() => configureCache({ outsideScope: "run" }));
 
@@ -109,4 +109,27 @@ test("a function's own outsideScope wins over configureCache", () => {
   assert.equal(lenient(1), 1);
   configureCache({ outsideScope: "run" });
   assert.throws(() => strict(1), { name: "TypeError", message: refusal("strict") });
+});
+
+test("perRequestBatch follows outsideScope and configureCache: a batch of one, a warning once, or a throw", async () => {
+  const sent: number[][] = [];
+  const batchFn = (ids: readonly number[]) => {
+    sent.push([...ids]);
+    return ids.map((id) => id * 10);
+  };
+  const silent = perRequestBatch(batchFn, { name: "silent" });
+  const warned = perRequestBatch(batchFn, { name: "warned", outsideScope: "warn" });
+  const strict = perRequestBatch(batchFn, { name: "strict", outsideScope: "throw" });
+  let loads: Promise<number>[] = [];
+  const warnings = capturingWarnings(() => {
+    loads = [silent(1), warned(2), warned(3)];
+    assert.throws(() => strict(4), { name: "TypeError", message: refusal("strict") });
+    configureCache({ outsideScope: "throw" });
+    assert.throws(() => silent(5), { name: "TypeError", message: refusal("silent") });
+    loads.push(warned(6)); // its own option wins
+  });
+  assert.deepEqual(await Promise.all(loads), [10, 20, 30, 60]);
+  assert.deepEqual(sent, [[1], [2], [3], [6]]); // each a batch of one, uncached
+  assert.deepEqual(warnings, [warning("warned")]);
+  assert.equal(await runInCacheScope({}, () => strict(7)), 70); // inside a scope: batched as ever
 });

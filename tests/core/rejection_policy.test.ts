@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { perRequestCache, runInCacheScope } from "../../mod.ts";
+import { perRequestBatch, perRequestCache, runInCacheScope } from "../../mod.ts";
 
 class HttpError extends Error {
   readonly status: number;
@@ -129,4 +129,53 @@ test("cacheRejections: true still keeps every rejection, and false drops every o
     assert.deepEqual(await dropped.lookup(1), { id: 1 });
   });
   assert.deepEqual([kept.runs(), dropped.runs()], [1, 2]);
+});
+
+test("perRequestBatch takes the same predicate: a kept rejection is not sent again, a refused one is", async () => {
+  const sent: number[][] = [];
+  const statuses = new Map([[1, 404], [2, 503]]);
+  const getUser = perRequestBatch((ids: readonly number[]) => {
+    sent.push([...ids]);
+    return ids.map((id) => {
+      const status = statuses.get(id);
+      statuses.delete(id);
+      return status === undefined ? { id } : new HttpError(status);
+    });
+  }, { name: "getUser", cacheRejections: notFoundIsAnAnswer });
+  await runInCacheScope({}, async (scope) => {
+    assert.deepEqual(await getUser.many([1, 2, 3]), [
+      new HttpError(404),
+      new HttpError(503),
+      { id: 3 },
+    ]);
+    await assert.rejects(getUser(1), { status: 404 }); // kept: a hit
+    assert.deepEqual(await getUser(2), { id: 2 }); // retried
+    assert.deepEqual([scope.stats.hits, scope.stats.misses, scope.stats.entries], [1, 4, 3]);
+  });
+  assert.deepEqual(sent, [[1, 2, 3], [2]]);
+});
+
+test("perRequestBatch with a throwing predicate: the load rejects with its own error, nothing is cached, reported once", async () => {
+  const bug = new TypeError("error.response is undefined");
+  const sent: number[][] = [];
+  const getUser = perRequestBatch(async (ids: readonly number[]) => {
+    sent.push([...ids]);
+    return ids.map(() => new HttpError(500));
+  }, {
+    name: "getUser",
+    cacheRejections: () => {
+      throw bug;
+    },
+  });
+  const reported = await capturingErrors(async () => {
+    await runInCacheScope({}, async (scope) => {
+      await assert.rejects(getUser(1), { status: 500 });
+      await assert.rejects(getUser(1), { status: 500 }); // retried: nothing was cached
+      assert.equal(scope.stats.entries, 0);
+    });
+  });
+  assert.deepEqual(sent, [[1], [1]]);
+  const message =
+    "@reqcache/core: the cacheRejections predicate of getUser threw, so the rejection was not cached and the next call retries; make the predicate return true or false for every error (this is reported once per function)";
+  assert.deepEqual(reported, [[message, bug]]);
 });

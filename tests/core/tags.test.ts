@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { invalidateTags, perRequestCache, runInCacheScope } from "../../mod.ts";
+import { invalidateTags, perRequestBatch, perRequestCache, runInCacheScope } from "../../mod.ts";
 
 /** A tiny store the cached functions read, with a count of reads. */
 function userStore() {
@@ -217,5 +217,62 @@ test("the array a tags option returns may be reused and changed: the entry keeps
     fn(2);
     assert.equal(invalidateTags("a"), 1);
     assert.equal(invalidateTags("b"), 1);
+  });
+});
+
+test("tags across perRequestCache and perRequestBatch: one invalidateTags drops entries of both, waiting in a batch or in flight", async () => {
+  const names = new Map([[1, "Ada"], [2, "Linus"]]);
+  const sent: number[][] = [];
+  const gate = Promise.withResolvers<void>();
+  let dispatched = Promise.withResolvers<void>();
+  const getUser = perRequestBatch(async (ids: readonly number[]) => {
+    sent.push([...ids]);
+    const rows = ids.map((id) => names.get(id)); // read when the batch runs
+    dispatched.resolve();
+    await gate.promise;
+    return rows;
+  }, { name: "getUser", tags: (id) => [`user:${id}`] });
+  const greet = perRequestCache((id: number) => `Hello, ${names.get(id)}`, {
+    tags: (id) => [`user:${id}`],
+  });
+  await runInCacheScope({}, async (scope) => {
+    const waiting = getUser(1);
+    const other = getUser(2);
+    assert.equal(greet(1), "Hello, Ada");
+    assert.equal(
+      invalidateTags("user:1"),
+      2,
+      "the key waiting in the batch and the cached greeting",
+    );
+    assert.equal(scope.stats.entries, 1);
+    // The batch has not run, so its answer will not be stale: the key is not sent twice.
+    assert.equal(getUser(1), waiting);
+    await dispatched.promise;
+    dispatched = Promise.withResolvers();
+    names.set(1, "Grace"); // the write, while the batch is in flight
+    assert.equal(invalidateTags("user:1"), 1, "the key back in the batch, now in flight");
+    const fresh = getUser(1);
+    assert.notEqual(fresh, waiting);
+    assert.equal(greet(1), "Hello, Grace");
+    gate.resolve();
+    assert.deepEqual(await Promise.all([waiting, other, fresh]), ["Ada", "Linus", "Grace"]);
+    assert.equal(getUser(1), fresh, "the in-flight answer was not stored back over the fresh one");
+    assert.equal(invalidateTags("user:2"), 1);
+    assert.deepEqual(scope.stats.functions.map(({ name, entries }) => [name, entries]), [
+      ["getUser", 1],
+      ["anonymous", 1],
+    ]);
+  });
+  assert.deepEqual(sent, [[1, 2], [1]]);
+});
+
+test("a primed batch entry carries the tags of its key", () => {
+  const getUser = perRequestBatch((ids: readonly number[]) => ids.map((id) => ({ id })), {
+    tags: (id) => [`user:${id}`],
+  });
+  runInCacheScope({}, () => {
+    assert.equal(getUser.prime(1, { id: 1 }), true);
+    assert.equal(invalidateTags("user:1"), 1);
+    assert.equal(getUser.prime(1, { id: 1 }), true, "the key is free again");
   });
 });

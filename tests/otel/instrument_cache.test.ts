@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { Hono } from "hono";
-import { perRequestCache, withCacheScope } from "../../mod.ts";
+import { perRequestBatch, perRequestCache, withCacheScope } from "../../mod.ts";
 import { cacheScope } from "../../hono.ts";
 import { instrumentCache } from "../../otel.ts";
 import { parentOf, startSdk } from "./_otel_sdk.ts";
@@ -177,6 +177,31 @@ test("with no active span where the scope opens, misses still make root spans an
     ["reqcache getUser", undefined],
   ]);
   assert.deepEqual(await sdk.points("reqcache.calls"), expectedCalls(1));
+});
+
+test("a perRequestBatch function: reqcache.batch.size records each batch, its loads count by outcome", async () => {
+  await using sdk = startSdk();
+  using _instrumented = instrumentCache(sdk.providers);
+  const getUsers = perRequestBatch(async (ids: readonly number[]) => ids.map((id) => ({ id })), {
+    name: "getUsers",
+    maxBatchSize: 2,
+  });
+  const handler = withCacheScope(async () => {
+    const users = await Promise.all([1, 2, 3, 1, 4].map((id) => getUsers(id))); // 2 + 2
+    await getUsers(2); // settled: a hit
+    return Response.json(users.length);
+  });
+  await (await handler(new Request("http://localhost/"))).text();
+  assert.deepEqual(await sdk.points("reqcache.batch.size"), [
+    "reqcache.function=getUsers → count=2 sum=4",
+  ]);
+  assert.deepEqual(await sdk.points("reqcache.calls"), [
+    "reqcache.function=getUsers,reqcache.outcome=hit → 1",
+    "reqcache.function=getUsers,reqcache.outcome=join → 1",
+    "reqcache.function=getUsers,reqcache.outcome=miss → 4",
+  ]);
+  const spans = await sdk.spans(); // a miss returns a promise: a span each, ended when it settled
+  assert.deepEqual(spans.map((span) => span.name), Array(4).fill("reqcache getUsers"));
 });
 
 test("each instrumentCache() is its own subscription; disposing one leaves the others", async () => {
