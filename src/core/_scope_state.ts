@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EntryTable } from "./_entry_table.ts";
+import { ScopeExtras } from "./_scope_extras.ts";
 import { CacheScope } from "./cache_scope.ts";
 import {
   publishScopeEnd,
@@ -61,10 +62,13 @@ export interface ScopeInit {
   readonly identity: object | undefined;
   /** The frame whose slot the scope fills. */
   readonly frame: Frame;
-  /** For a run frame: the scope the slot held before, current again after this one. */
-  readonly outer?: ScopeState;
-  /** For an entered frame: the store to give back to the context that disposes the scope. */
-  readonly storeBefore?: Frame;
+  /**
+   * For a run frame: the scope the slot held before, current again after this one. For an
+   * entered frame: the store to give back to the context that disposes the scope. Every
+   * opening in this thread passes it, even as `undefined`, so that the constructor sees one
+   * shape of init object.
+   */
+  readonly before?: ScopeState | Frame | undefined;
   /** Given only for a worker's copy of a main-thread scope, which keeps the main one's id. */
   readonly id?: string;
 }
@@ -74,32 +78,12 @@ let scopeCount = 0;
 let idPrefix: string | undefined;
 
 /**
- * What few scopes use: its id, end listeners, `waitUntil` count, signal. Kept out of
- * {@linkcode ScopeState} and made on first need, because a scope is allocated per request and
- * its cost grows with its field count (on Bun each field adds to every opening, see the
- * "floor: the objects a scope needs" row of `bench/_micro.ts`).
- */
-class ScopeExtras {
-  id: string | undefined = undefined;
-  /** Called once when the scope ends (worker pools drop what workers held for it). */
-  endListeners: (() => void)[] | undefined = undefined;
-  unwatchClient: (() => void) | undefined = undefined;
-  /** `waitUntil` promises not settled yet: each keeps the scope alive after its last handle. */
-  waits = 0;
-  reason: Error | undefined = undefined;
-  controller: AbortController | undefined = undefined;
-}
-
-/**
  * Everything one request's cache holds. A scope owns its entries; cached functions own only
  * their options and find their table here by index, so ending a scope drops every entry of
  * every function at once.
  *
  * Handles ({@linkcode CacheScope}) count as references: the scope ends when the last one that
  * opened or joined it is disposed.
- *
- * Only what every scope uses is a field; the rest waits in {@linkcode ScopeExtras}, made on
- * first need, since each field is paid by every request.
  */
 export class ScopeState {
   readonly request: object | undefined;
@@ -133,6 +117,7 @@ export class ScopeState {
   watchClient: ((state: ScopeState) => () => void) | undefined = undefined;
   /** Why the scope ended: a phrase of {@linkcode EndedBecause}, a constant string. */
   #why: string | undefined = undefined;
+  /** The rest, made on first need: each field here is paid by every request. */
   #extras: ScopeExtras | undefined = undefined;
 
   /** Opens a scope: it fills `init.frame`'s slot and makes the handle that opened it. */
@@ -140,7 +125,7 @@ export class ScopeState {
     this.request = init.request;
     this.identity = init.identity;
     this.frame = init.frame;
-    this.#before = init.frame.isRun ? init.outer : init.storeBefore;
+    this.#before = init.before;
     if (init.id !== undefined) this.#more().id = init.id;
     init.frame.current = this;
     this.handle = new CacheScope(this);

@@ -14,7 +14,7 @@ import { keepsRejection } from "./_rejection_policy.ts";
 import { tagsOfCall } from "./_tag_index.ts";
 import { nextFunctionIndex } from "./_function_index.ts";
 import type { ScopeState } from "./_scope_state.ts";
-import { callChannel, type CallOutcome, publishCall } from "./_channels.ts";
+import { callChannel, publishCall } from "./_channels.ts";
 
 export type { CachedFunction, PerRequestCacheOptions };
 
@@ -158,7 +158,7 @@ function cacheFunction(
           table.hits++;
           scope.hits++;
           if (maxEntries === Infinity && !callChannel.hasSubscribers) return entry.value;
-          return reuse(scope, table, key, entry, "hit");
+          return answer(scope, table, key, entry);
         }
         if (entry.state !== FAILED) return join(scope, table, key, entry); // or a cycle
         table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
@@ -181,25 +181,16 @@ function cacheFunction(
     if (entry.state === COMPUTING) throw cycleError(name);
     table.joins++;
     scope.joins++;
-    return reuse(scope, table, key, entry, "join");
+    return answer(scope, table, key, entry);
   }
 
-  /**
-   * A hit or a join that has more to do than answer: a bounded table moves the entry to the
-   * back of its eviction order, and a subscriber hears of the call. Out of line for the same
-   * budget as `join`: most hits do neither, and answer in `cached` itself.
-   */
-  function reuse(
-    scope: ScopeState,
-    table: EntryTable,
-    key: unknown,
-    entry: Entry,
-    outcome: CallOutcome,
-  ): unknown {
+  /** A hit or join with more to do: a bounded table's reorder, a subscriber's message. */
+  function answer(scope: ScopeState, table: EntryTable, key: unknown, entry: Entry): unknown {
     if (maxEntries !== Infinity) {
       table.entries.delete(key);
       table.entries.set(key, entry);
     }
+    const outcome = entry.state === READY ? "hit" : "join";
     if (callChannel.hasSubscribers) publishCall(scope.handle, name, outcome, entry.value);
     return entry.value;
   }
