@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EntryTable } from "./_entry_table.ts";
+import { ScopeExtras } from "./_scope_extras.ts";
 import { CacheScope } from "./cache_scope.ts";
 import {
   publishScopeEnd,
@@ -61,10 +62,13 @@ export interface ScopeInit {
   readonly identity: object | undefined;
   /** The frame whose slot the scope fills. */
   readonly frame: Frame;
-  /** For a run frame: the scope the slot held before, current again after this one. */
-  readonly outer?: ScopeState;
-  /** For an entered frame: the store to give back to the context that disposes the scope. */
-  readonly storeBefore?: Frame;
+  /**
+   * For a run frame: the scope the slot held before, current again after this one. For an
+   * entered frame: the store to give back to the context that disposes the scope. Every
+   * opening in this thread passes it, even as `undefined`, so that the constructor sees one
+   * shape of init object.
+   */
+  readonly before?: ScopeState | Frame | undefined;
   /** Given only for a worker's copy of a main-thread scope, which keeps the main one's id. */
   readonly id?: string;
 }
@@ -82,20 +86,16 @@ let idPrefix: string | undefined;
  * opened or joined it is disposed.
  */
 export class ScopeState {
-  /**
-   * Made on first read, as most scopes never show theirs: opening a scope allocates no string
-   * (nor an array, see {@linkcode NO_TABLES}), since that is the cost a scope adds to a request.
-   */
-  #id: string | undefined;
   readonly request: object | undefined;
   /** What two openings compare to decide whether they are the same request. */
   readonly identity: object | undefined;
   /** The frame whose slot this scope was put in (see {@linkcode Frame}). */
   readonly frame: Frame;
-  /** For a run frame: the scope the slot held before this one, current again after it. */
-  readonly outer: ScopeState | undefined;
-  /** For an entered frame: the store to give back to the context that disposes this scope. */
-  readonly storeBefore: Frame | undefined;
+  /**
+   * In a run frame: the scope the slot held before this one, current again after it. In an
+   * entered frame: the store to give back to the context that disposes this scope.
+   */
+  #before: ScopeState | Frame | undefined;
   /**
    * Entry tables, indexed by the cached function's number: a sparse array, holes read as
    * undefined. {@linkcode NO_TABLES} until the first miss, and again once the scope has ended.
@@ -109,39 +109,37 @@ export class ScopeState {
   references = 1;
   /** The handle `currentScope()` returns: the one that opened the scope. */
   readonly handle: CacheScope;
-  /** Called once when the scope ends (worker pools drop what workers held for it). */
-  endListeners: (() => void)[] | undefined;
   /**
    * Set by a server integration while its handler runs: starts noticing the client leave and
    * returns how to stop. Called on the first read of {@linkcode signal} only, so a request that
    * never asks for the signal costs no listener (see server/_watch_client.ts).
    */
-  watchClient: ((state: ScopeState) => () => void) | undefined;
-  #unwatchClient: (() => void) | undefined;
-  /** `waitUntil` promises not settled yet: each keeps the scope alive after its last handle. */
-  #waits = 0;
+  watchClient: ((state: ScopeState) => () => void) | undefined = undefined;
   /** Why the scope ended: a phrase of {@linkcode EndedBecause}, a constant string. */
-  #why: string | undefined;
-  #reason: Error | undefined;
-  /** Made on the first read of {@linkcode signal}: most scopes never need one. */
-  #controller: AbortController | undefined;
+  #why: string | undefined = undefined;
+  /** The rest, made on first need: each field here is paid by every request. */
+  #extras: ScopeExtras | undefined = undefined;
 
   /** Opens a scope: it fills `init.frame`'s slot and makes the handle that opened it. */
   constructor(init: ScopeInit) {
-    this.#id = init.id;
     this.request = init.request;
     this.identity = init.identity;
     this.frame = init.frame;
-    this.outer = init.outer;
-    this.storeBefore = init.storeBefore;
+    this.#before = init.before;
+    if (init.id !== undefined) this.#more().id = init.id;
     init.frame.current = this;
     this.handle = new CacheScope(this);
     if (scopeStartChannel.hasSubscribers) publishScopeStart(this.handle);
   }
 
+  #more(): ScopeExtras {
+    return this.#extras ??= new ScopeExtras();
+  }
+
   /** Unique among all scopes of this process and of its workers. */
   get id(): string {
-    return this.#id ??= `${idPrefix ??= crypto.randomUUID().slice(0, 8)}-${
+    const extras = this.#more();
+    return extras.id ??= `${idPrefix ??= crypto.randomUUID().slice(0, 8)}-${
       (++scopeCount).toString(36)
     }`;
   }
@@ -154,30 +152,32 @@ export class ScopeState {
   /** Why the scope ended ("cache scope <id> ended: …"), or `undefined` while it is alive. */
   get endReason(): Error | undefined {
     if (this.#why === undefined) return undefined;
-    return this.#reason ??= endReasonError(this.id, this.#why);
+    return this.#more().reason ??= endReasonError(this.id, this.#why);
   }
 
   /** Aborts with {@linkcode endReason} when the scope ends; already aborted once it has. */
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      const controller = this.#controller = new AbortController();
+    const extras = this.#more();
+    if (extras.controller === undefined) {
+      const controller = extras.controller = new AbortController();
       if (this.ended) controller.abort(this.endReason);
       else if (this.watchClient !== undefined) {
         const unwatch = this.watchClient(this);
         // The client may have gone already, which ends the scope inside watchClient.
         if (this.ended || this.watchClient === undefined) unwatch();
-        else this.#unwatchClient = unwatch;
+        else extras.unwatchClient = unwatch;
       }
     }
-    return this.#controller.signal;
+    return extras.controller.signal;
   }
 
   /** The handler returned (or the response is sent): the client's leaving is not watched. */
   stopWatchingClient(): void {
     this.watchClient = undefined;
-    const unwatch = this.#unwatchClient;
+    const extras = this.#extras;
+    const unwatch = extras?.unwatchClient;
     if (unwatch === undefined) return;
-    this.#unwatchClient = undefined;
+    extras!.unwatchClient = undefined;
     unwatch();
   }
 
@@ -215,9 +215,10 @@ export class ScopeState {
 
   /** Keeps the scope alive until `promise` settles; a rejection is reported, not thrown. */
   waitUntil(promise: PromiseLike<unknown>): void {
-    this.#waits++;
+    const extras = this.#more();
+    extras.waits++;
     const settled = () => {
-      if (--this.#waits > 0 || this.references > 0 || this.ended) return;
+      if (--extras.waits > 0 || this.references > 0 || this.ended) return;
       try {
         this.#end(EndedBecause.waitUntilSettled);
       } catch (error) {
@@ -239,9 +240,9 @@ export class ScopeState {
     // disposing from anywhere else must not overwrite that other context's store. It gets it
     // back now even if waitUntil work keeps the scope: that work runs in contexts of its own.
     if (!frame.isRun && storage.getStore() === frame) {
-      storage.enterWith(this.storeBefore as Frame);
+      storage.enterWith(this.#before as Frame);
     }
-    if (this.#waits === 0) this.#end(why);
+    if (this.#extras === undefined || this.#extras.waits === 0) this.#end(why);
   }
 
   #end(why: string): void {
@@ -251,27 +252,29 @@ export class ScopeState {
     this.#why = why;
     this.tables = NO_TABLES;
     this.stopWatchingClient();
-    const listeners = this.endListeners;
-    this.endListeners = undefined;
     const frame = this.frame;
     if (!frame.isRun) frame.current = undefined;
     else if (frame.current === this) {
       // Scopes opened inside one run frame may end out of order (concurrent branches), so
       // the slot goes back to the nearest outer scope that is still alive.
-      let outer = this.outer;
-      while (outer !== undefined && outer.ended) outer = outer.outer;
+      let outer = this.#before as ScopeState | undefined;
+      while (outer !== undefined && outer.ended) outer = outer.#before as ScopeState | undefined;
       frame.current = outer;
     }
     if (endStats !== undefined) publishScopeEnd(this.handle, endStats, this.endReason!);
+    const extras = this.#extras;
+    if (extras === undefined) return; // no signal, no listeners
     // The signal aborts before the end listeners run: work told to stop stops first.
-    this.#controller?.abort(this.endReason);
+    extras.controller?.abort(this.endReason);
+    const listeners = extras.endListeners;
+    extras.endListeners = undefined;
     if (listeners !== undefined) runEndListeners(this.id, listeners);
   }
 
   /** Calls `listener` when the scope ends; at once if it has ended already. */
   onEnd(listener: () => void): void {
     if (this.ended) listener();
-    else (this.endListeners ??= []).push(listener);
+    else (this.#more().endListeners ??= []).push(listener);
   }
 }
 

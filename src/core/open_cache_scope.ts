@@ -54,7 +54,7 @@ export function openCacheScope(request?: object): CacheScope {
     return current.join();
   }
   if (frame !== undefined && frame.isRun) {
-    return new ScopeState({ request, identity, frame, outer: current }).handle;
+    return new ScopeState({ request, identity, frame, before: current }).handle;
   }
 
   let storeBefore = frame;
@@ -74,7 +74,7 @@ export function openCacheScope(request?: object): CacheScope {
       { cause },
     );
   }
-  return new ScopeState({ request, identity, frame: entered, storeBefore }).handle;
+  return new ScopeState({ request, identity, frame: entered, before: storeBefore }).handle;
 }
 
 function warnOfForeignScope(): void {

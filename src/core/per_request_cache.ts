@@ -157,12 +157,8 @@ function cacheFunction(
         if (entry.state === READY) {
           table.hits++;
           scope.hits++;
-          if (maxEntries !== Infinity) {
-            table.entries.delete(key);
-            table.entries.set(key, entry);
-          }
-          if (callChannel.hasSubscribers) publishCall(scope.handle, name, "hit", entry.value);
-          return entry.value;
+          if (maxEntries === Infinity && !callChannel.hasSubscribers) return entry.value;
+          return answer(scope, table, key, entry);
         }
         if (entry.state !== FAILED) return join(scope, table, key, entry); // or a cycle
         table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
@@ -185,11 +181,17 @@ function cacheFunction(
     if (entry.state === COMPUTING) throw cycleError(name);
     table.joins++;
     scope.joins++;
+    return answer(scope, table, key, entry);
+  }
+
+  /** A hit or join with more to do: a bounded table's reorder, a subscriber's message. */
+  function answer(scope: ScopeState, table: EntryTable, key: unknown, entry: Entry): unknown {
     if (maxEntries !== Infinity) {
       table.entries.delete(key);
       table.entries.set(key, entry);
     }
-    if (callChannel.hasSubscribers) publishCall(scope.handle, name, "join", entry.value);
+    const outcome = entry.state === READY ? "hit" : "join";
+    if (callChannel.hasSubscribers) publishCall(scope.handle, name, outcome, entry.value);
     return entry.value;
   }
 
