@@ -1,6 +1,6 @@
 /** The options of {@linkcode perRequestBatch}, and their one check. */
-import { checkOptionNames, describe } from "../_errors.ts";
-import { nameOf } from "./_cache_options.ts";
+import { checkOptionNames } from "../_errors.ts";
+import { getValidCallback, getValidLimit, getValidName } from "./_option_checks.ts";
 import { getValidOutsideScope, type OutsideScopeMode } from "./_outside_scope.ts";
 import { getValidRejectionPolicy, type RejectionPolicy } from "./_rejection_policy.ts";
 
@@ -83,54 +83,18 @@ export function getValidBatchOptions(
   options: PerRequestBatchOptions | undefined,
   batchFn: (...args: never[]) => unknown,
 ): ValidBatchOptions {
-  const fallbackName = nameOf(batchFn as (...args: unknown[]) => unknown);
-  if (options === undefined) {
-    return {
-      maxBatchSize: Infinity,
-      key: undefined,
-      cacheRejections: false,
-      tags: undefined,
-      outsideScope: undefined,
-      name: fallbackName,
-    };
-  }
-  const own = checkOptionNames(options, optionNames, action);
-  const { maxBatchSize = Infinity, key, tags, name = fallbackName }: PerRequestBatchOptions = own;
-  if (typeof maxBatchSize !== "number") {
-    throw new TypeError(
-      `Cannot ${action}: maxBatchSize must be a number, received ${describe(maxBatchSize)}`,
-    );
-  }
-  if (maxBatchSize !== Infinity && !(Number.isInteger(maxBatchSize) && maxBatchSize > 0)) {
-    throw new RangeError(
-      `Cannot ${action}: maxBatchSize must be a positive integer or Infinity, received ${maxBatchSize}`,
-    );
-  }
-  if (key !== undefined && typeof key !== "function") {
-    throw new TypeError(
-      `Cannot ${action}: key must be a function of the load key, received ${describe(key)}`,
-    );
-  }
-  const cacheRejections = getValidRejectionPolicy(own.cacheRejections, action);
-  if (tags !== undefined && typeof tags !== "function") {
-    throw new TypeError(
-      `Cannot ${action}: tags must be a function of the load key that returns an array of strings, received ${
-        describe(tags)
-      }`,
-    );
-  }
-  const outsideScope = getValidOutsideScope(own.outsideScope, action);
-  if (typeof name !== "string" || name === "") {
-    throw new TypeError(
-      `Cannot ${action}: name must be a non-empty string, received ${describe(name)}`,
-    );
-  }
+  const own = checkOptionNames(options === undefined ? {} : options, optionNames, action);
   return {
-    maxBatchSize,
-    key,
-    cacheRejections,
-    tags: tags as ValidBatchOptions["tags"],
-    outsideScope,
-    name,
+    maxBatchSize: getValidLimit(own.maxBatchSize, "maxBatchSize", action),
+    key: getValidCallback(own.key, "key", "a function of the load key", action),
+    cacheRejections: getValidRejectionPolicy(own.cacheRejections, action),
+    tags: getValidCallback(
+      own.tags,
+      "tags",
+      "a function of the load key that returns an array of strings",
+      action,
+    ),
+    outsideScope: getValidOutsideScope(own.outsideScope, action),
+    name: getValidName(own.name, batchFn, action),
   };
 }

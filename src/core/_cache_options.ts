@@ -1,5 +1,6 @@
 /** The options of {@linkcode perRequestCache}, and their one check. */
-import { checkOptionNames, describe } from "../_errors.ts";
+import { checkOptionNames } from "../_errors.ts";
+import { getValidCallback, getValidLimit, getValidName } from "./_option_checks.ts";
 import { getValidOutsideScope, type OutsideScopeMode } from "./_outside_scope.ts";
 import { getValidRejectionPolicy, type RejectionPolicy } from "./_rejection_policy.ts";
 
@@ -64,6 +65,7 @@ export interface PerRequestCacheOptions<Args extends unknown[] = unknown[]> {
 }
 
 const optionNames = ["key", "maxEntries", "cacheRejections", "tags", "outsideScope", "name"];
+const action = "create a per-request cache";
 
 /** The options of a cached function, checked, with their defaults. */
 export interface ValidOptions {
@@ -80,69 +82,18 @@ export function getValidOptions(
   options: PerRequestCacheOptions | undefined,
   fn: (...args: unknown[]) => unknown,
 ): ValidOptions {
-  if (options === undefined) {
-    return {
-      key: undefined,
-      maxEntries: Infinity,
-      cacheRejections: false,
-      tags: undefined,
-      outsideScope: undefined,
-      name: nameOf(fn),
-    };
-  }
-  const own = checkOptionNames(options, optionNames, "create a per-request cache");
-  const { key, maxEntries = Infinity, tags, name = nameOf(fn) }: PerRequestCacheOptions = own;
-  if (key !== undefined && typeof key !== "function") {
-    throw new TypeError(
-      `Cannot create a per-request cache: key must be a function of the arguments, received ${
-        describe(key)
-      }`,
-    );
-  }
-  if (typeof maxEntries !== "number") {
-    throw new TypeError(
-      `Cannot create a per-request cache: maxEntries must be a number, received ${
-        describe(maxEntries)
-      }`,
-    );
-  }
-  if (maxEntries !== Infinity && !(Number.isInteger(maxEntries) && maxEntries > 0)) {
-    throw new RangeError(
-      `Cannot create a per-request cache: maxEntries must be a positive integer or Infinity, received ${maxEntries}`,
-    );
-  }
-  const cacheRejections = getValidRejectionPolicy(
-    own.cacheRejections,
-    "create a per-request cache",
-  );
-  if (tags !== undefined && typeof tags !== "function") {
-    throw new TypeError(
-      `Cannot create a per-request cache: tags must be a function of the arguments that returns an array of strings, received ${
-        describe(tags)
-      }`,
-    );
-  }
-  const outsideScope = getValidOutsideScope(own.outsideScope, "create a per-request cache");
-  if (typeof name !== "string" || name === "") {
-    throw new TypeError(
-      `Cannot create a per-request cache: name must be a non-empty string, received ${
-        describe(name)
-      }`,
-    );
-  }
+  const own = checkOptionNames(options === undefined ? {} : options, optionNames, action);
   return {
-    key: key as ValidOptions["key"],
-    maxEntries,
-    cacheRejections,
-    tags: tags as ValidOptions["tags"],
-    outsideScope,
-    name,
+    key: getValidCallback(own.key, "key", "a function of the arguments", action),
+    maxEntries: getValidLimit(own.maxEntries, "maxEntries", action),
+    cacheRejections: getValidRejectionPolicy(own.cacheRejections, action),
+    tags: getValidCallback(
+      own.tags,
+      "tags",
+      "a function of the arguments that returns an array of strings",
+      action,
+    ),
+    outsideScope: getValidOutsideScope(own.outsideScope, action),
+    name: getValidName(own.name, fn, action),
   };
-}
-
-/** A function's own name if it has a usable one. */
-export function nameOf(fn: (...args: unknown[]) => unknown): string {
-  // A function's own name can be anything (defineProperty); only a non-empty string is shown.
-  const name: unknown = fn.name;
-  return typeof name === "string" && name !== "" ? name : "anonymous";
 }

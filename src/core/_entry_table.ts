@@ -13,7 +13,7 @@ import { TagIndex } from "./_tag_index.ts";
  * (for a native promise: once it has settled and stays cached); {@linkcode PENDING} while
  * `value` is a native promise that has not settled (a call that gets it is a join, not a hit);
  * {@linkcode COMPUTING} while the function runs synchronously for it; {@linkcode FAILED} if the
- * function threw and the entry could not be deleted (see `callAndStore`); {@linkcode DROPPED}
+ * function threw and the entry could not be deleted (see `callAndStore` in per_request_cache.ts); {@linkcode DROPPED}
  * once it has left its table (invalidated, evicted, cleared), so that a late settle of its
  * promise cannot bring it back.
  */
@@ -48,12 +48,12 @@ export class EntryTable {
   tags: TagIndex | undefined;
   /** Calls answered by a settled entry. */
   hits = 0;
-  /** Calls that ran the function and stored its result. */
+  /** Calls that found no entry: the function ran, or the key was sent to the batch function. */
   misses = 0;
   /** Calls that received an entry whose promise was still pending. */
   joins = 0;
   /** Calls of the batch function: a number for a `perRequestBatch` function's table only. */
-  batches: number | undefined = undefined;
+  batches: number | undefined;
   /**
    * A `perRequestBatch` function's loads not yet dispatched in this scope (`_pending_batch.ts`).
    * Every drop (`delete`, `clear`, so `invalidateTags` too) marks it `dropped`: a dropped key
@@ -61,8 +61,9 @@ export class EntryTable {
    */
   pending: { dropped: boolean } | undefined = undefined;
 
-  constructor(name: string) {
+  constructor(name: string, batched: boolean) {
     this.name = name;
+    this.batches = batched ? 0 : undefined;
   }
 
   /** Drops one entry, its tags and, for an interned key, its path in the trie. */
@@ -71,7 +72,7 @@ export class EntryTable {
     if (entry === undefined) return false;
     this.entries.delete(key);
     // Marked only once it has left: a delete cut short (a stack overflow) keeps a FAILED entry
-    // FAILED, which the next call runs again (see callAndStore).
+    // FAILED, which the next call runs again (see callAndStore in per_request_cache.ts).
     entry.state = DROPPED;
     if (this.pending !== undefined) this.pending.dropped = true;
     this.tags?.forget(key);

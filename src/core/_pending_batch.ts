@@ -92,6 +92,20 @@ function fillSettlers(resolve: (value: unknown) => void, reject: (error: unknown
 
 function noop(): void {}
 
+/** A settled slot's entry stays in the table for the rest of the scope; its settlers need not. */
+function forgetSettlers(entry: SlotEntry): void {
+  entry.resolve = entry.reject = noop;
+}
+
+/**
+ * A primed entry: READY with `promise` as its value, of the same shape as a slot's entry, so
+ * that the hit path reads one shape of entry whichever way it was stored.
+ */
+export function primedEntry(promise: Promise<unknown>): Entry {
+  const entry: SlotEntry = { value: promise, state: READY, resolve: noop, reject: noop };
+  return entry;
+}
+
 /**
  * Runs `job` once the promise jobs already queued have run: DataLoader's rule for when a batch
  * is dispatched, so that loads made in one tick, and in the `then` callbacks that tick queues,
@@ -129,9 +143,10 @@ let resolved: Promise<void> | undefined;
  * context the scheduler carried, so `currentScope()` and cached functions inside it see the
  * request the keys were loaded for. If that scope has ended before dispatch, the batch still
  * runs (its callers must settle), in a frame that holds no scope: nothing it does is cached,
- * and its values are stored nowhere, since the scope's entries went with it. A batch settling
- * after its key was invalidated answers only the loads that were made before: eviction checks
- * that the table still holds the batch's own entry.
+ * and its values are stored nowhere, since the scope's entries went with it. A key invalidated
+ * while its batch is in flight is answered only to the loads made before (eviction checks that
+ * the table still holds the batch's own entry); one invalidated while its batch still waits
+ * takes later loads back into its slot, since that answer cannot be stale.
  */
 export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBatchOptions): void {
   const { scope, table } = batch;
@@ -144,7 +159,7 @@ export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBa
     // keys may be this very array) must keep the order the loads were made in.
     const keys = batch.keys.slice(from, to);
     if (table !== undefined) {
-      table.batches = (table.batches ?? 0) + 1;
+      table.batches!++;
       // A batch whose scope has ended still ran for that scope's loads: it is published too.
       if (batchChannel.hasSubscribers) publishBatch(scope!.handle, options.name, to - from);
     }
@@ -196,6 +211,7 @@ function settle(
     else {
       const entry = batch.entries[slot];
       entry.resolve(value);
+      forgetSettlers(entry);
       if (entry.state === PENDING) entry.state = READY; // not if dropped meanwhile
     }
   }
@@ -221,6 +237,7 @@ function failAll(
 function reject(batch: PendingBatch, slot: number, error: Error, options: ValidBatchOptions): void {
   const entry = batch.entries[slot];
   entry.reject(error);
+  forgetSettlers(entry);
   const { table } = batch;
   if (table === undefined || entry.state !== PENDING) return;
   const cacheKey = batch.cacheKeys[slot];

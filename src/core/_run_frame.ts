@@ -14,10 +14,7 @@ export interface RunFrame {
  */
 export function openRunFrame(request: object | undefined, identity: object | undefined): RunFrame {
   const current = storage.getStore()?.current;
-  if (
-    current !== undefined && !current.ended && identity !== undefined &&
-    current.identity === identity
-  ) {
+  if (current !== undefined && current.isLiveFor(identity)) {
     return { frame: new Frame(current, true), handle: current.join() };
   }
   const frame = new Frame(undefined, true);

@@ -17,3 +17,12 @@ export class ScopeExtras {
   /** Made on the first read of the scope's signal: most scopes never need one. */
   controller: AbortController | undefined = undefined;
 }
+
+let scopeCount = 0;
+/** Drawn by the first scope, not at load: workerd refuses random values in global scope. */
+let idPrefix: string | undefined;
+
+/** A new scope id, unique among all scopes of this process and of its workers. */
+export function drawScopeId(): string {
+  return `${idPrefix ??= crypto.randomUUID().slice(0, 8)}-${(++scopeCount).toString(36)}`;
+}

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EntryTable } from "./_entry_table.ts";
-import { ScopeExtras } from "./_scope_extras.ts";
+import { drawScopeId, ScopeExtras } from "./_scope_extras.ts";
 import { CacheScope } from "./cache_scope.ts";
 import {
   publishScopeEnd,
@@ -73,10 +73,6 @@ export interface ScopeInit {
   readonly id?: string;
 }
 
-let scopeCount = 0;
-/** Drawn by the first scope, not at load: workerd refuses random values in global scope. */
-let idPrefix: string | undefined;
-
 /**
  * Everything one request's cache holds. A scope owns its entries; cached functions own only
  * their options and find their table here by index, so ending a scope drops every entry of
@@ -138,10 +134,7 @@ export class ScopeState {
 
   /** Unique among all scopes of this process and of its workers. */
   get id(): string {
-    const extras = this.#more();
-    return extras.id ??= `${idPrefix ??= crypto.randomUUID().slice(0, 8)}-${
-      (++scopeCount).toString(36)
-    }`;
+    return this.#more().id ??= drawScopeId();
   }
 
   /** The phrase that says why the scope ended (see {@linkcode EndedBecause}), or `undefined`. */
@@ -182,9 +175,14 @@ export class ScopeState {
   }
 
   /** The function's table; only for a scope that has not ended. */
-  table(index: number, name: string): EntryTable {
+  table(index: number, name: string, batched = false): EntryTable {
     if (this.tables === NO_TABLES) this.tables = [];
-    return this.tables[index] ??= new EntryTable(name);
+    return this.tables[index] ??= new EntryTable(name, batched);
+  }
+
+  /** Whether an opening for `identity` joins this scope: it is live, and for that request. */
+  isLiveFor(identity: object | undefined): boolean {
+    return !this.ended && identity !== undefined && this.identity === identity;
   }
 
   /** A second handle to this live scope, for an opening of the same request. */

@@ -1,6 +1,7 @@
 import type { ScopeState } from "./_scope_state.ts";
 import { describe } from "../_errors.ts";
 import { EndedBecause } from "./_end_reasons.ts";
+import { isPromiseLike } from "./_is_promise_like.ts";
 
 /** Hits, misses, joins and live entries of one cached function inside one scope. */
 export interface FunctionStats {
@@ -198,10 +199,7 @@ export class CacheScope implements Disposable {
    */
   waitUntil(promise: PromiseLike<unknown>): void {
     const state = this.#state;
-    if (
-      (typeof promise !== "object" && typeof promise !== "function") || promise === null ||
-      typeof promise.then !== "function"
-    ) {
+    if (!isPromiseLike(promise)) {
       throw new TypeError(
         `Cannot keep cache scope ${state.id} open: waitUntil takes a promise or thenable, received ${
           describe(promise)

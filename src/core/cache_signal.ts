@@ -1,4 +1,4 @@
-import { storage } from "./_scope_state.ts";
+import { liveScope } from "./_live_scope.ts";
 
 /**
  * The current scope's signal: it aborts when the request's scope ends, so work the request
@@ -37,6 +37,5 @@ import { storage } from "./_scope_state.ts";
  * ```
  */
 export function cacheSignal(): AbortSignal | undefined {
-  const scope = storage.getStore()?.current;
-  return scope === undefined || scope.ended ? undefined : scope.signal;
+  return liveScope()?.signal;
 }

@@ -1,4 +1,4 @@
-import { storage } from "./_scope_state.ts";
+import { liveScope } from "./_live_scope.ts";
 import type { CacheScope } from "./cache_scope.ts";
 
 /**
@@ -21,6 +21,5 @@ import type { CacheScope } from "./cache_scope.ts";
  * ```
  */
 export function currentScope(): CacheScope | undefined {
-  const scope = storage.getStore()?.current;
-  return scope === undefined || scope.ended ? undefined : scope.handle;
+  return liveScope()?.handle;
 }

@@ -1,5 +1,5 @@
 import { describe } from "../_errors.ts";
-import { storage } from "./_scope_state.ts";
+import { liveScope } from "./_live_scope.ts";
 
 /**
  * Drops, in the current scope, every entry of every cached function that carries any of
@@ -48,8 +48,8 @@ export function invalidateTags(...tags: string[]): number {
       );
     }
   }
-  const scope = storage.getStore()?.current;
-  if (scope === undefined || scope.ended) return 0;
+  const scope = liveScope();
+  if (scope === undefined) return 0;
   let dropped = 0;
   // forEach skips the holes of the sparse table array: one table per function called here.
   scope.tables.forEach((table) => {

@@ -49,10 +49,8 @@ export function openCacheScope(request?: object): CacheScope {
   const identity = requestIdentity(request, "open a cache scope");
   const frame = storage.getStore();
   const current = frame?.current;
+  if (current?.isLiveFor(identity)) return current.join();
   const active = current !== undefined && !current.ended;
-  if (active && identity !== undefined && current.identity === identity) {
-    return current.join();
-  }
   if (frame !== undefined && frame.isRun) {
     return new ScopeState({ request, identity, frame, before: current }).handle;
   }

@@ -1,10 +1,11 @@
+import { liveScope } from "./_live_scope.ts";
 import { storage } from "./_scope_state.ts";
 import type { ScopeState } from "./_scope_state.ts";
 import { describe } from "../_errors.ts";
 import { getValidBatchOptions, type PerRequestBatchOptions } from "./_batch_options.ts";
 import { type Entry, type EntryTable, PENDING, READY } from "./_entry_table.ts";
 import { nextFunctionIndex } from "./_function_index.ts";
-import { type BatchFn, dispatch, PendingBatch, schedule } from "./_pending_batch.ts";
+import { type BatchFn, dispatch, PendingBatch, primedEntry, schedule } from "./_pending_batch.ts";
 import { callOutsideScope } from "./_outside_scope.ts";
 import { tagsOfCall } from "./_tag_index.ts";
 import { callChannel, publishCall } from "./_channels.ts";
@@ -187,8 +188,7 @@ export function perRequestBatch<K, V>(
         return entry.value as Promise<V>;
       }
     } else {
-      table = scope.table(index, name);
-      table.batches ??= 0; // what marks a batched function's row in the stats
+      table = scope.table(index, name, true);
     }
     return enqueue(scope, table, key, cacheKey);
   }
@@ -253,33 +253,26 @@ export function perRequestBatch<K, V>(
     return Promise.all(loads);
   }
 
-  /** The function's table in the current scope, if the scope is live and has one. */
-  function currentTable(): EntryTable | undefined {
-    const scope = storage.getStore()?.current;
-    return scope === undefined || scope.ended ? undefined : scope.tables[index];
-  }
-
   function invalidate(key: K): boolean {
-    const table = currentTable();
+    const table = liveScope()?.tables[index];
     return table !== undefined && table.delete(keyOf === undefined ? key : keyOf(key));
   }
 
   function clear(): number {
-    return currentTable()?.clear() ?? 0;
+    return liveScope()?.tables[index]?.clear() ?? 0;
   }
 
   function prime(key: K, value: V | Error): boolean {
-    const scope = storage.getStore()?.current;
-    if (scope === undefined || scope.ended) return false;
+    const scope = liveScope();
+    if (scope === undefined) return false;
     const cacheKey = keyOf === undefined ? key : keyOf(key);
     const tags = tagsOf === undefined ? undefined : tagsOfCall(tagsOf, [key], name);
-    const table = scope.table(index, name);
-    table.batches ??= 0;
+    const table = scope.table(index, name, true);
     if (table.entries.has(cacheKey)) return false;
     const promise = value instanceof Error ? Promise.reject(value) : Promise.resolve(value);
     // A primed error is there for a later load to find; until then it is nobody's rejection.
     promise.catch(() => {});
-    table.entries.set(cacheKey, { value: promise, state: READY });
+    table.entries.set(cacheKey, primedEntry(promise));
     if (tags !== undefined) table.tag(cacheKey, tags);
     return true;
   }

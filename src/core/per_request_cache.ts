@@ -1,3 +1,4 @@
+import { liveScope } from "./_live_scope.ts";
 import { storage } from "./_scope_state.ts";
 import { findKey, internKey } from "./_call_key.ts";
 import { COMPUTING, DROPPED, type Entry, type EntryTable, FAILED, READY } from "./_entry_table.ts";
@@ -158,7 +159,7 @@ function cacheFunction(
           table.hits++;
           scope.hits++;
           if (maxEntries === Infinity && !callChannel.hasSubscribers) return entry.value;
-          return answer(scope, table, key, entry);
+          return answer(scope, table, key, entry, "hit");
         }
         if (entry.state !== FAILED) return join(scope, table, key, entry); // or a cycle
         table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
@@ -181,16 +182,21 @@ function cacheFunction(
     if (entry.state === COMPUTING) throw cycleError(name);
     table.joins++;
     scope.joins++;
-    return answer(scope, table, key, entry);
+    return answer(scope, table, key, entry, "join");
   }
 
   /** A hit or join with more to do: a bounded table's reorder, a subscriber's message. */
-  function answer(scope: ScopeState, table: EntryTable, key: unknown, entry: Entry): unknown {
+  function answer(
+    scope: ScopeState,
+    table: EntryTable,
+    key: unknown,
+    entry: Entry,
+    outcome: "hit" | "join",
+  ): unknown {
     if (maxEntries !== Infinity) {
       table.entries.delete(key);
       table.entries.set(key, entry);
     }
-    const outcome = entry.state === READY ? "hit" : "join";
     if (callChannel.hasSubscribers) publishCall(scope.handle, name, outcome, entry.value);
     return entry.value;
   }
@@ -241,19 +247,15 @@ function cacheFunction(
     return keyOf === undefined ? args : [keyOf.apply(undefined, args)];
   }
 
-  function tableOf(scope: ScopeState | undefined): EntryTable | undefined {
-    return scope === undefined || scope.ended ? undefined : scope.tables[index];
-  }
-
   const controls: Controls = {
     invalidate(receiver, args) {
       inner?.invalidate(receiver, args);
-      const table = tableOf(storage.getStore()?.current);
+      const table = liveScope()?.tables[index];
       return table !== undefined && table.delete(findKey(table, receiver, partsOf(args)));
     },
     clear() {
       inner?.clear();
-      return tableOf(storage.getStore()?.current)?.clear() ?? 0;
+      return liveScope()?.tables[index]?.clear() ?? 0;
     },
   };
   controlsOf.set(cached, controls);
@@ -273,8 +275,8 @@ function cacheFunction(
             `Cannot prime ${name}: args must be the array of arguments, received ${describe(args)}`,
           );
         }
-        const scope = storage.getStore()?.current;
-        if (scope === undefined || scope.ended) return false;
+        const scope = liveScope();
+        if (scope === undefined) return false;
         const receiver = this === cached ? undefined : this;
         const tags = tagsOfCall(tagsOf, args, name); // a primed entry is tagged like a computed one
         const table = scope.table(index, name);

@@ -1,3 +1,4 @@
+import { isPromiseLike } from "./_is_promise_like.ts";
 import { disposeBecause, storage } from "./_scope_state.ts";
 import { EndedBecause } from "./_end_reasons.ts";
 import { describe } from "../_errors.ts";
@@ -73,9 +74,4 @@ function runUntilSettled<R>(handle: CacheScope, fn: (scope: CacheScope) => R): R
       throw error;
     },
   ) as R;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as PromiseLike<unknown>).then === "function";
 }

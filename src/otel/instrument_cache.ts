@@ -117,16 +117,19 @@ export function instrumentCache(options?: InstrumentCacheOptions): Disposable {
   const tracerProvider = valid.tracerProvider ?? trace.getTracerProvider();
   const meterProvider = valid.meterProvider ?? metrics.getMeterProvider();
   let reported = false;
+  const report = (error: unknown): void => {
+    if (reported) return;
+    reported = true;
+    console.error(
+      "@reqcache/core/otel: a tracer, meter or exporter threw while recording the cache; the request went on. Later errors of this instrumentCache() subscription are not reported.",
+      error,
+    );
+  };
   const guard = (work: () => void): void => {
     try {
       work();
     } catch (error) {
-      if (reported) return;
-      reported = true;
-      console.error(
-        "@reqcache/core/otel: a tracer, meter or exporter threw while recording the cache; the request went on. Later errors of this instrumentCache() subscription are not reported.",
-        error,
-      );
+      report(error);
     }
   };
   const telemetry = new CacheTelemetry(
@@ -135,12 +138,20 @@ export function instrumentCache(options?: InstrumentCacheOptions): Disposable {
     guard,
   );
   // One listener object per channel and per subscription, so that disposing this one
-  // unsubscribes exactly these.
+  // unsubscribes exactly these. Each handles its message without a closure of its own: the call
+  // listener runs on every cache hit.
+  const listen = (handle: (message: never) => void) => (message: unknown): void => {
+    try {
+      handle.call(telemetry, message as never);
+    } catch (error) {
+      report(error);
+    }
+  };
   const listeners: [DiagnosticsChannel, (message: unknown) => void][] = [
-    [scopeStartChannel, (message) => guard(() => telemetry.scopeStarted(message as never))],
-    [scopeEndChannel, (message) => guard(() => telemetry.scopeEnded(message as never))],
-    [callChannel, (message) => guard(() => telemetry.called(message as never))],
-    [batchChannel, (message) => guard(() => telemetry.batched(message as never))],
+    [scopeStartChannel, listen(telemetry.scopeStarted)],
+    [scopeEndChannel, listen(telemetry.scopeEnded)],
+    [callChannel, listen(telemetry.called)],
+    [batchChannel, listen(telemetry.batched)],
   ];
   for (const [channel, listener] of listeners) channel.subscribe(listener);
   return {

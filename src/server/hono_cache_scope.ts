@@ -40,8 +40,9 @@ export type CacheScopeMiddleware = (c: HonoContextLike, next: () => Promise<void
  *
  * The scope ends when the response body has been sent (so `stream()` / `streamSSE()` callbacks
  * are cached too), or at once with `waitForBody: false`; it also ends when a handler throws.
- * A fixed body (a string, bytes, JSON) runs no code while it is sent: where the runtime tells
- * it apart without making it a stream (Deno), the scope ends when the handler returns.
+ * A fixed body (a string, bytes, JSON) runs no code while it is sent: where the server gives no
+ * signal that a response was sent and the runtime tells such a body apart without making it a
+ * stream (Deno in process, `app.request`), the scope ends when the handler returns.
  *
  * @param options When the scope ends and what the response reports.
  * @returns The middleware.

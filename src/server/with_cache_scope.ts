@@ -34,9 +34,10 @@ export type FetchHandler<
  * Inside, `using scope = openCacheScope(request)` joins the request's scope, and cached
  * functions use it without being told. The scope ends when the response body has been sent
  * (or at once with `waitForBody: false`), when the handler throws, and when the client goes
- * away mid-stream; a fixed body (a string, bytes, JSON) ends it when the handler returns where
- * the runtime tells such a body apart (Deno). On `Deno.serve` this is also what stops an
- * `enterWith` store from carrying over to the next request's handler.
+ * away mid-stream. Where the server gives no signal that a response was sent and the runtime
+ * tells a fixed body (a string, bytes, JSON) apart (Deno in process), such a body ends the scope
+ * when the handler returns. On `Deno.serve` this wrapper is also what stops an `enterWith` store
+ * from carrying over to the next request's handler.
  *
  * @typeParam Req The request type the server passes (`Request`).
  * @typeParam Rest What else the server passes (Deno's `info`, Bun's `server`, workerd's `env`

@@ -79,7 +79,7 @@ export function withListenerCacheScope<
     if (res.closed) end();
     else res.once("close", end);
     try {
-      storage.run(frame, () => listener(req, res, ...rest));
+      storage.run(frame, listener, req, res, ...rest);
     } catch (error) {
       endScopeLoggingErrors(handle, EndedBecause.handlerThrew);
       throw error;

@@ -3,6 +3,7 @@
  * message and stack. Structured cloning alone is not enough: it keeps the class only for the
  * built-in error types and drops the `name` of a custom class, which is often what callers test.
  */
+import { notCloneableError } from "../_errors.ts";
 
 /** An error as it travels in a message. */
 export interface SerializedError {
@@ -60,4 +61,12 @@ export function reviveError(data: SerializedError, where: string): Error {
   if (data.code !== undefined) Object.assign(error, { code: data.code });
   error.stack = `${data.stack ?? `${data.name}: ${data.message}`}\n    at ${where}`;
   return error;
+}
+
+/**
+ * A shared cached function's result could not be copied to another thread: said the same way
+ * whichever side of the pool finds it (the worker reporting it, the main thread answering).
+ */
+export function sharedResultNotCloneableError(name: string, cause: unknown): TypeError {
+  return notCloneableError(`share the result of ${name} across threads`, "it is", cause);
 }

@@ -1,6 +1,6 @@
 import { serializeError } from "./_error_transfer.ts";
 import { Frame, storage } from "../core/_scope_state.ts";
-import { describe } from "../_errors.ts";
+import { describe, notCloneableError } from "../_errors.ts";
 import { connect, workerLink } from "./in_worker/_worker_link.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
 import type { TaskMap } from "./worker_pool_api.ts";
@@ -123,10 +123,10 @@ async function runTask(
   try {
     post({ type: "done", id, value });
   } catch (cause) {
-    const error = new TypeError(
-      `Cannot return the result of task ${JSON.stringify(task)} from its worker: ${
-        (cause as Error).message
-      }`,
+    const error = notCloneableError(
+      `return the result of task ${JSON.stringify(task)} from its worker`,
+      "it is",
+      cause,
     );
     post({ type: "failed", id, error: serializeError(error) });
   }

@@ -2,7 +2,7 @@ import { Pool } from "./main_thread/_pool.ts";
 import { getValidOptions } from "./main_thread/_pool_options.ts";
 import { checkOptionNames } from "../_errors.ts";
 import type { SpawnWorkerOptions, TaskMap, UntypedTasks, WorkerPool } from "./worker_pool_api.ts";
-import { storage } from "../core/_scope_state.ts";
+import { liveScope } from "../core/_live_scope.ts";
 
 /**
  * Starts one worker bound to the current request, the shape of a thread started with the
@@ -40,8 +40,8 @@ export function spawnWorker<T extends TaskMap = UntypedTasks>(
     " (a spawned worker is one worker)",
   );
   const valid = getValidOptions({ ...own, size: 1 }, action);
-  const state = storage.getStore()?.current;
-  if (state === undefined || state.ended) {
+  const state = liveScope();
+  if (state === undefined) {
     throw new TypeError(
       "Cannot spawn a worker: no cache scope is current to bind it to; call it inside a request's scope, or use createWorkerPool",
     );

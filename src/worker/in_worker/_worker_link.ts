@@ -9,9 +9,9 @@
  * time loses nothing by it, and the main thread is never blocked.
  */
 import { COMPUTING, FAILED, READY } from "../../core/_entry_table.ts";
-import { reviveError, serializeError } from "../_error_transfer.ts";
+import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
-import { cycleError, notCloneableError } from "../../_errors.ts";
+import { cycleError } from "../../_errors.ts";
 import { loadWorkerThreads } from "../_worker_threads_module.ts";
 import type { ParentChannel } from "./_parent_channel.ts";
 import {
@@ -64,7 +64,7 @@ export class WorkerLink {
     this.#receive = threads.receiveMessageOnPort;
   }
 
-  /** A call of a shared function in scope `state` that did not find `id` in the copies. */
+  /** A call of a shared function in scope `state`: this worker's copy, else the main thread's answer. */
   call(state: ScopeState, id: string, name: string, compute: () => unknown): unknown {
     const copies = copiesOf(state);
     const copy = copies.get(id);
@@ -112,7 +112,7 @@ export class WorkerLink {
     try {
       value = compute();
     } catch (error) {
-      entry.state = FAILED; // first, by a store that cannot throw: see callAndStore
+      entry.state = FAILED; // first, by a store that cannot throw: see callAndStore in core/per_request_cache.ts
       if (copies.get(id) === entry) copies.delete(id);
       if (share) this.#settle(state.id, id, { ok: false, error: serializeError(error) });
       throw error;
@@ -145,7 +145,7 @@ export class WorkerLink {
       this.#post({ type: "settle", scope, entry: id, outcome: { ok: true, value } });
       return undefined;
     } catch (cause) {
-      const error = notCloneableError(`share the result of ${name} across threads`, "it is", cause);
+      const error = sharedResultNotCloneableError(name, cause);
       this.#settle(scope, id, { ok: false, error: serializeError(error) });
       return error;
     }

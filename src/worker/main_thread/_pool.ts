@@ -9,7 +9,7 @@ import type {
   WorkerPool,
   WorkerPoolStats,
 } from "../worker_pool_api.ts";
-import { type ScopeState, storage } from "../../core/_scope_state.ts";
+import { liveScope } from "../../core/_live_scope.ts";
 import { type Job, type PoolScope, PoolWorker } from "./_pool_worker.ts";
 import { mapInLanes } from "./_map_in_lanes.ts";
 import {
@@ -46,7 +46,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   #disposed = false;
   #stopping: Set<Promise<void>> = new Set();
 
-  constructor(url: string | URL, options: ValidOptions, bound: ScopeState | undefined) {
+  constructor(url: string | URL, options: ValidOptions, bound: PoolScope["state"] | undefined) {
     const action = bound === undefined ? "create a worker pool" : "spawn a worker";
     const start = threadStarter();
     if (start === undefined) throw noWorkersError(action);
@@ -165,8 +165,8 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
 
   #callerScope(): PoolScope | undefined {
     if (this.#bound !== undefined) return this.#bound.state.ended ? undefined : this.#bound;
-    const state = storage.getStore()?.current;
-    return state === undefined || state.ended ? undefined : this.#scopes.of(state);
+    const state = liveScope();
+    return state === undefined ? undefined : this.#scopes.of(state);
   }
 
   #dispatch(): void {

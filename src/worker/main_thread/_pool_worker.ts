@@ -4,8 +4,7 @@
  * {@linkcode Peer} it owns and waits for shared entries.
  */
 import type { WorkerStats } from "../worker_pool_api.ts";
-import { notCloneableError } from "../../_errors.ts";
-import { serializeError } from "../_error_transfer.ts";
+import { serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
 import type { Peer, SharedEntry } from "./_shared_entries.ts";
 import {
@@ -104,7 +103,7 @@ export class PoolWorker implements Peer {
     try {
       this.#port.postMessage(answer);
     } catch (cause) {
-      const error = notCloneableError(`share the result of ${name} across threads`, "it is", cause);
+      const error = sharedResultNotCloneableError(name, cause);
       this.#port.postMessage({ kind: "error", error: serializeError(error), async: false });
     }
     Atomics.add(this.#flag, 0, 1);
@@ -121,11 +120,7 @@ export class PoolWorker implements Peer {
     try {
       this.post(message);
     } catch (cause) {
-      const error = notCloneableError(
-        `share the result of ${nameOfEntry(entry.id)} across threads`,
-        "it is",
-        cause,
-      );
+      const error = sharedResultNotCloneableError(nameOfEntry(entry.id), cause);
       this.post({ ...message, outcome: { ok: false, error: serializeError(error) } });
     }
   }
