@@ -18,5 +18,5 @@ export function openRunFrame(request: object | undefined, identity: object | und
     return { frame: new Frame(current, true), handle: current.join() };
   }
   const frame = new Frame(undefined, true);
-  return { frame, handle: new ScopeState({ request, identity, frame, before: undefined }).handle };
+  return { frame, handle: new ScopeState(request, identity, frame, undefined).handle };
 }

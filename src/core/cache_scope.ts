@@ -92,9 +92,11 @@ export class CacheScope implements Disposable {
   get stats(): CacheScopeStats {
     const functions: FunctionStats[] = [];
     let entries = 0;
+    let { hits } = this.#state; // those of dropped tables: the live ones count their own
     // forEach skips the holes of the sparse table array.
     this.#state.tables.forEach((table) => {
       entries += table.entries.size;
+      hits += table.hits;
       functions.push({
         name: table.name,
         hits: table.hits,
@@ -104,7 +106,7 @@ export class CacheScope implements Disposable {
         ...(table.batches === undefined ? undefined : { batches: table.batches }),
       });
     });
-    const { hits, misses, joins } = this.#state;
+    const { misses, joins } = this.#state;
     return { hits, misses, joins, entries, functions };
   }
 

@@ -52,7 +52,7 @@ export function openCacheScope(request?: object): CacheScope {
   if (current?.isLiveFor(identity)) return current.join();
   const active = current !== undefined && !current.ended;
   if (frame !== undefined && frame.isRun) {
-    return new ScopeState({ request, identity, frame, before: current }).handle;
+    return new ScopeState(request, identity, frame, current).handle;
   }
 
   let storeBefore = frame;
@@ -72,7 +72,7 @@ export function openCacheScope(request?: object): CacheScope {
       { cause },
     );
   }
-  return new ScopeState({ request, identity, frame: entered, before: storeBefore }).handle;
+  return new ScopeState(request, identity, entered, storeBefore).handle;
 }
 
 function warnOfForeignScope(): void {

@@ -182,8 +182,7 @@ export function perRequestBatch<K, V>(
       const entry = table.entries.get(cacheKey);
       if (entry !== undefined) {
         if (entry.state !== READY) return join(scope, table, entry);
-        table.hits++;
-        scope.hits++;
+        table.hits++; // the scope's total is summed from its tables (see ScopeState.hits)
         if (callChannel.hasSubscribers) publishCall(scope.handle, name, "hit", entry.value);
         return entry.value as Promise<V>;
       }

@@ -138,7 +138,7 @@ function cacheFunction(
   function cached(this: unknown): unknown {
     const args = arguments as unknown as unknown[]; // typed for `apply`; still `arguments`
     const scope = storage.getStore()?.current;
-    if (scope === undefined || scope.ended) return uncached.apply(this, args as []);
+    if (scope === undefined) return uncached.apply(this, args as []);
     let key: unknown;
     let parts: unknown[] | undefined; // for every other call, whose key is interned in a trie
     if (this === undefined && keyOf !== undefined) key = keyOf.apply(undefined, args);
@@ -156,8 +156,7 @@ function cacheFunction(
       const entry = table.entries.get(key);
       if (entry !== undefined) {
         if (entry.state === READY) {
-          table.hits++;
-          scope.hits++;
+          table.hits++; // the scope's total is summed from its tables (see ScopeState.hits)
           if (maxEntries === Infinity && !callChannel.hasSubscribers) return entry.value;
           return answer(scope, table, key, entry, "hit");
         }
@@ -165,6 +164,8 @@ function cacheFunction(
         table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
       }
     }
+    // An ended scope has no tables (so it has no hits either), and stores nothing.
+    if (scope.ended) return uncached.apply(this, args as []);
     return callAndStore(scope, this, listOf.apply(undefined, args), key, parts);
   }
 

@@ -17,6 +17,28 @@ test("disposing drops every entry of the scope at once", () => {
   assert.equal(currentScope(), undefined);
 });
 
+test("an ended scope keeps its totals of hits, misses and joins, and lists no function", async () => {
+  const a = perRequestCache((n: number) => n);
+  const b = perRequestCache(async (s: string) => s);
+  const scope = openCacheScope({});
+  a(1);
+  a(1);
+  a(1);
+  const pending = b("x");
+  b("x"); // a join: its promise has not settled yet
+  await pending;
+  b("x");
+  scope[Symbol.dispose]();
+  const { hits, misses, joins, entries, functions } = scope.stats;
+  assert.deepEqual({ hits, misses, joins, entries, functions }, {
+    hits: 3,
+    misses: 2,
+    joins: 1,
+    entries: 0,
+    functions: [],
+  });
+});
+
 test("disposing twice is a no-op", () => {
   const outer = openCacheScope({ name: "outer" });
   const scope = openCacheScope();

@@ -33,7 +33,7 @@ let tasksRun = 0;
 export function openWorkerScope(id: string, context: object | undefined): void {
   if (scopes.has(id)) return;
   const frame = new Frame(undefined, true);
-  scopes.set(id, new ScopeState({ request: context, identity: context, frame, id }));
+  scopes.set(id, new ScopeState(context, context, frame, undefined, id));
 }
 
 /** The worker's scope for a main-thread scope id, if that scope is still alive. */
