@@ -89,36 +89,52 @@ let missKey = 0;
  */
 const noTables: unknown[] = [];
 const bareStorage = new AsyncLocalStorage<BareFrame | undefined>();
+// Built as the package builds its own: every field assigned in the constructor (see ScopeState).
 class BareFrame {
-  current: BareState | undefined = undefined;
-  isRun = false;
+  declare current: BareState | undefined;
+  declare isRun: boolean;
+  constructor(isRun: boolean) {
+    this.current = undefined;
+    this.isRun = isRun;
+  }
 }
 class BareHandle {
-  state: BareState;
-  released = false;
+  declare state: BareState;
+  declare released: boolean;
   constructor(state: BareState) {
     this.state = state;
+    this.released = false;
   }
 }
 class BareState {
-  request: object;
-  identity: object;
-  frame: BareFrame;
-  before: unknown = undefined;
-  tables: unknown[] = noTables;
-  hits = 0;
-  misses = 0;
-  joins = 0;
-  ended = false;
-  references = 1;
-  handle: BareHandle;
-  watchClient: unknown = undefined;
-  why: string | undefined = undefined;
-  extras: unknown = undefined;
+  declare request: object;
+  declare identity: object;
+  declare frame: BareFrame;
+  declare before: unknown;
+  declare tables: unknown[];
+  declare hits: number;
+  declare misses: number;
+  declare joins: number;
+  declare ended: boolean;
+  declare references: number;
+  declare watchClient: unknown;
+  declare why: string | undefined;
+  declare extras: unknown;
+  declare handle: BareHandle;
   constructor(request: object, frame: BareFrame) {
     this.request = request;
     this.identity = request;
     this.frame = frame;
+    this.before = undefined;
+    this.tables = noTables;
+    this.hits = 0;
+    this.misses = 0;
+    this.joins = 0;
+    this.ended = false;
+    this.references = 1;
+    this.watchClient = undefined;
+    this.why = undefined;
+    this.extras = undefined;
     frame.current = this;
     this.handle = new BareHandle(this);
   }
@@ -314,7 +330,7 @@ const cases: readonly Case[] = [
     within: outsideAnyStore,
     body: () => {
       const before = bareStorage.getStore();
-      const frame = new BareFrame();
+      const frame = new BareFrame(false);
       new BareState(request, frame); // fills frame.current
       bareStorage.enterWith(frame);
       bareStorage.enterWith(before);
@@ -344,8 +360,7 @@ const cases: readonly Case[] = [
     name: RUN_OBJECTS_FLOOR,
     within: outsideAnyStore,
     body: () => {
-      const frame = new BareFrame();
-      frame.isRun = true;
+      const frame = new BareFrame(true);
       new BareState(request, frame); // fills frame.current
       return do_not_optimize(bareStorage.run(frame, returnOne));
     },

@@ -69,3 +69,8 @@ export function internKey(
   if (key === undefined) node.set(last, key = makeCallKey(root, path));
   return key;
 }
+
+/** A call's arguments as an array, from `listOf.apply(undefined, arguments)`. */
+export function listOf(...args: unknown[]): unknown[] {
+  return args;
+}

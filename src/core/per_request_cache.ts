@@ -1,6 +1,6 @@
 import { liveScope } from "./_live_scope.ts";
 import { storage } from "./_scope_state.ts";
-import { findKey, internKey } from "./_call_key.ts";
+import { findKey, internKey, listOf, NO_ARGUMENTS } from "./_call_key.ts";
 import { COMPUTING, DROPPED, type Entry, type EntryTable, FAILED, READY } from "./_entry_table.ts";
 import { cycleError, describe } from "../_errors.ts";
 import { getValidOptions, type PerRequestCacheOptions } from "./_cache_options.ts";
@@ -130,11 +130,12 @@ function cacheFunction(
   const inner = controlsOf.get(fn);
   const keepsRejectionOf = (error: unknown) => keepsRejection(cacheRejections, error, cached, name);
 
-  // The hot path. A call with one key part and no receiver (one argument, or a `key` option)
-  // is found with one store read, one array index and one Map lookup, and allocates nothing:
-  // `arguments` is only read, and handed on only through `apply`, which V8 and JSC forward
-  // without building an array. A rest parameter that reaches a call the engine does not inline
-  // is built on every call, so the hit path has none (the hit benchmarks guard this rule).
+  // The hot path. A call with at most one key part and no receiver (one argument or none, or a
+  // `key` option) is found with one store read, one array index and one Map lookup, and
+  // allocates nothing: `arguments` is only read, and handed on only through `apply`, which V8
+  // and JSC forward without building an array. A rest parameter that reaches a call the engine
+  // does not inline is built on every call, so the hit path has none (the hit benchmarks guard
+  // this rule), and V8 inlines `cached` only below 460 bytes of bytecode.
   function cached(this: unknown): unknown {
     const args = arguments as unknown as unknown[]; // typed for `apply`; still `arguments`
     const scope = storage.getStore()?.current;
@@ -142,8 +143,9 @@ function cacheFunction(
     let key: unknown;
     let parts: unknown[] | undefined; // for every other call, whose key is interned in a trie
     if (this === undefined && keyOf !== undefined) key = keyOf.apply(undefined, args);
-    else if (this === undefined && args.length === 1) key = args[0];
-    else if (keyOf !== undefined) parts = [keyOf.apply(undefined, args)];
+    else if (this === undefined && args.length <= 1) {
+      key = args.length === 1 ? args[0] : NO_ARGUMENTS;
+    } else if (keyOf !== undefined) parts = [keyOf.apply(undefined, args)];
     else {
       parts = new Array(args.length);
       for (let i = 0; i < args.length; i++) parts[i] = args[i];
@@ -164,8 +166,6 @@ function cacheFunction(
         table.delete(key); // FAILED: its call threw and the cleanup was cut short (callAndStore)
       }
     }
-    // An ended scope has no tables (so it has no hits either), and stores nothing.
-    if (scope.ended) return uncached.apply(this, args as []);
     return callAndStore(scope, this, listOf.apply(undefined, args), key, parts);
   }
 
@@ -202,7 +202,10 @@ function cacheFunction(
     return entry.value;
   }
 
-  /** A miss: `key` is the call's key, unless `parts` is given to intern the key from. */
+  /**
+   * A miss: `key` is the call's key, unless `parts` is given to intern the key from. Or the
+   * scope has ended: it has no tables then (so no hits either), and stores nothing.
+   */
   function callAndStore(
     scope: ScopeState,
     receiver: unknown,
@@ -210,6 +213,7 @@ function cacheFunction(
     key: unknown,
     parts: unknown[] | undefined,
   ): unknown {
+    if (scope.ended) return uncached.apply(receiver, args as []);
     const tags = tagsOfCall(tagsOf, args, name); // first: bad tags leave nothing stored
     const table = scope.table(index, name);
     if (parts !== undefined) key = internKey(table, receiver, parts);
@@ -293,9 +297,4 @@ function cacheFunction(
     },
   });
   return cached;
-}
-
-/** A call's arguments as an array, from `listOf.apply(undefined, arguments)`. */
-function listOf(...args: unknown[]): unknown[] {
-  return args;
 }

@@ -61,6 +61,21 @@ test("the number of arguments counts: f(1) is not f(1, undefined)", () => {
   assert.deepEqual(runs, [[1], [1, undefined], [undefined], [], [undefined, undefined]]);
 });
 
+test("a call with no arguments is one entry that invalidate() and prime([]) reach", () => {
+  const { fn, runs } = recorder();
+  runInCacheScope({}, () => {
+    assert.equal(fn(), 1);
+    assert.equal(fn(), 1);
+    assert.equal(fn.invalidate(), true);
+    assert.equal(fn(), 2);
+    assert.equal(fn.invalidate(), true);
+    assert.equal(fn.prime([], 42), true);
+    assert.equal(fn(), 42);
+    assert.equal(fn(undefined), 3); // one argument: another entry
+  });
+  assert.deepEqual(runs, [[], [], [undefined]]);
+});
+
 test("no two different argument lists share an entry", () => {
   const { fn, runs } = recorder();
   const lists: unknown[][] = [
