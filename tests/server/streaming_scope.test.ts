@@ -429,6 +429,10 @@ for (const kind of servers) {
 
 test("a response whose body cannot be read fails, and its scope ends", async () => {
   using _quiet = quietErrors(); // Hono's default error handler logs the TypeError
+  // Bun tells a body made from a string without reading it, and passes it through as it is
+  // (the stream taken from it runs no user code): the failure then comes when it is read.
+  // Elsewhere the body is read through a stream of ours, whose getReader() throws.
+  const passedThrough = isBun;
   const seen = tracker();
   const handler = withCacheScope((_request: Request) => {
     seen.take();
@@ -436,7 +440,11 @@ test("a response whose body cannot be read fails, and its scope ends", async () 
     response.body!.getReader();
     return response;
   });
-  await assert.rejects(handler(new Request("http://localhost/")), TypeError);
+  if (passedThrough) {
+    await assert.rejects((await handler(new Request("http://localhost/"))).text(), TypeError);
+  } else {
+    await assert.rejects(handler(new Request("http://localhost/")), TypeError);
+  }
   assert.equal(seen.scope.disposed, true);
 
   const hono = tracker();
@@ -448,7 +456,8 @@ test("a response whose body cannot be read fails, and its scope ends", async () 
     return locked;
   });
   const response = await app.request("/");
-  assert.equal(response.status, 500);
+  if (passedThrough) await assert.rejects(response.text(), TypeError);
+  else assert.equal(response.status, 500);
   assert.equal(hono.scope.disposed, true);
 });
 
