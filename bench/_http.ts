@@ -186,13 +186,7 @@ const apps: readonly App[] = [
       getUserByHand,
     ),
   ),
-  {
-    ...honoApp(
-      SCOPE_MW_FLOOR,
-      helloApp((c, next) => runInCacheScope(c.req.raw, () => next()), 1),
-    ),
-    onServer: false,
-  },
+  honoApp(SCOPE_MW_FLOOR, helloApp((c, next) => runInCacheScope(c.req.raw, () => next()), 1)),
   {
     name: SCOPE_WRAP_FLOOR,
     fetch: (request, env) => runInCacheScope(request, () => cachedApp.fetch(request, env)),
@@ -441,6 +435,24 @@ export const httpSection: Section = {
         cpuCost(ONE_CALL, NONE) - cpuCost(MAP_FLOOR, NONE),
         isBun ? maxServerPoints : undefined,
       ),
+      {
+        ...pointsCheck(
+          `server CPU: ${SCOPE_MW_FLOOR} vs ${MAP_FLOOR}, points lost vs ${NONE}`,
+          cpuCost(SCOPE_MW_FLOOR, NONE) - cpuCost(MAP_FLOOR, NONE),
+          undefined,
+        ),
+        detail: `a floor of the server target${
+          isBun ? "" : " (Bun's)"
+        }: the core's scope and cached call`,
+      },
+      {
+        ...pointsCheck(
+          `server CPU: ${ONE_CALL} vs ${SCOPE_MW_FLOOR}, points lost vs ${NONE}`,
+          cpuCost(ONE_CALL, NONE) - cpuCost(SCOPE_MW_FLOOR, NONE),
+          undefined,
+        ),
+        detail: "what cacheScope() adds to that: the response's handling",
+      },
       ...served.map(({ name }): Check => {
         const samples = rps(name);
         return {
@@ -509,7 +521,7 @@ export const httpSection: Section = {
       if (!app.onServer) continue;
       probed = undefined;
       assert.equal(await (await app.fetch(new Request("http://localhost/probe"))).text(), BODY);
-      const scoped = name === SCOPE || name === NO_WAIT || name === TEN_CALLS || name === ONE_CALL;
+      const scoped = [SCOPE, NO_WAIT, TEN_CALLS, ONE_CALL, SCOPE_MW_FLOOR].includes(name);
       assert.equal(probed!.scope !== undefined, scoped, `${name}: a scope in the handler`);
       assert.equal(probed!.als !== undefined, name === ALS_RUN, `${name}: als.run's store`);
       // Read to its end, the body has ended the scope, whichever way it waited.
