@@ -427,6 +427,21 @@ for (const kind of servers) {
   });
 }
 
+test("cacheScope(): a HEAD request whose GET route streams ends the scope, though Hono drops that body unread", async () => {
+  let scope: CacheScope | undefined;
+  const app = new Hono().use(cacheScope());
+  app.get("/", (c) => {
+    scope = currentScope();
+    return stream(c, async (s) => {
+      await s.write("never read");
+    });
+  });
+  const response = await app.request("/", { method: "HEAD" });
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "");
+  assert.equal(scope?.disposed, true);
+});
+
 test("a response whose body cannot be read fails, and its scope ends", async () => {
   using _quiet = quietErrors(); // Hono's default error handler logs the TypeError
   // Bun tells a body made from a string without reading it, and passes it through as it is
