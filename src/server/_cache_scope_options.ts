@@ -11,10 +11,11 @@ export interface CacheScopeOptions {
    * cancelled because the client went away), so code that streams the body still uses the
    * request's cache. Where the server gives no signal that a response was sent, a body that
    * runs no code while it is sent (a string, bytes, JSON, no body) ends the scope when the
-   * handler returns wherever the runtime tells it apart without making a stream of it (Deno). Set it to `false` to end the scope as soon as the handler returns for
-   * every body: the response is then passed through untouched, which on Bun.serve, workerd and
-   * in-process `app.fetch` saves reading the body through a wrapping stream (see the README's
-   * benchmark table).
+   * handler returns wherever the runtime tells it apart without making a stream of it (Deno,
+   * Bun). Set it to `false` to end the scope as soon as the handler returns for every body: the
+   * response is then passed through untouched, which saves reading a body that may be a stream
+   * (every body on Node and workerd) through a wrapping stream where the server gives no such
+   * signal: `Bun.serve`, workerd, in-process `app.fetch` (see the README's benchmark table).
    *
    * @default {true}
    */

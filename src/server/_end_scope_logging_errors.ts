@@ -31,3 +31,18 @@ export function clientGoneLoggingErrors(state: ScopeState, handle: CacheScope): 
     reportEndListenerError(state.id, error);
   }
 }
+
+/**
+ * The handler threw or rejected: the scope ends now, and the error, returned, goes on to the
+ * server. `watched` is the scope this request opened, if it did (not an outer one it joined):
+ * it stops watching the client.
+ */
+export function handlerThrew(
+  watched: ScopeState | undefined,
+  handle: CacheScope,
+  error: unknown,
+): unknown {
+  watched?.stopWatchingClient();
+  endScopeLoggingErrors(handle, EndedBecause.handlerThrew);
+  return error;
+}

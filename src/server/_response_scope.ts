@@ -10,8 +10,9 @@ import { hasFixedBody } from "./_fixed_body.ts";
  * `Deno.serve` passes `info.completed` (a promise) as the handler's second argument, and
  * `@hono/node-server` passes the Node `ServerResponse` as `env.outgoing`, whose `close` event
  * fires when the response is done or the client went away. With the signal the body is not
- * touched at all; without it (Bun.serve, workerd, `app.request()` in tests) the body is read
- * through a wrapping stream instead, which costs a stream per response (see `npm run bench`).
+ * touched at all; without it (Bun.serve, workerd, `app.request()` in tests) a body that may be
+ * a stream is read through a wrapping stream instead, which costs a stream per response (see
+ * `npm run bench`), and a fixed body is passed through where the runtime tells it apart.
  */
 export type Completion = (end: (why: string) => void) => void;
 
@@ -53,32 +54,38 @@ export function completionOf(serverArgument: unknown): Completion | undefined {
  * a streamed body therefore still finds the request's cache, and the scope is disposed on every
  * path.
  *
- * Where the server signals completion (see {@linkcode Completion}) that signal ends the scope.
- * Elsewhere the body is read through a stream of our own whose `pull` runs inside the request's
- * frame, so that a user stream's `pull` (called by our `read()`) sees the request whatever
- * context the runtime reads the response from.
+ * Where the server signals completion (see {@linkcode Completion}, found in `serverArgument`)
+ * that signal ends the scope. Elsewhere a fixed body is passed through untouched, and any other
+ * body is read through a stream of our own whose `pull` runs inside the request's frame, so
+ * that a user stream's `pull` (called by our `read()`) sees the request whatever context the
+ * runtime reads the response from. `honoRequest` is given by the Hono middleware: Hono answers
+ * HEAD by running the GET route and dropping its body unread and uncancelled
+ * (`new Response(null, getResponse)`), so for HEAD the scope does not wait for that body.
  */
 export function scopeResponse(
   response: Response,
   handle: CacheScope,
   frame: Frame,
   options: ResponseScopeOptions,
-  completion: Completion | undefined,
+  serverArgument: unknown,
+  honoRequest?: { readonly method: string },
 ): Response {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     if (options.serverTiming) response = withServerTiming(response, handle);
-    if (options.waitForBody && completion !== undefined && response.status !== 101) {
-      completion((why) => endScopeLoggingErrors(handle, why));
-      return response;
+    if (options.waitForBody && response.status !== 101) {
+      const completion = completionOf(serverArgument);
+      if (completion !== undefined) {
+        completion((why) => endScopeLoggingErrors(handle, why));
+        return response;
+      }
+      // A fixed body is passed through untouched: reading `response.body` would make it a stream.
+      // A body that is locked or was read already throws here: nothing will ever read it, so
+      // the scope ends now and the error goes to the server.
+      if (!hasFixedBody(response) && honoRequest?.method !== "HEAD") {
+        reader = response.body?.getReader();
+      }
     }
-    // A fixed body is passed through untouched: reading `response.body` would make it a stream.
-    const body = response.status === 101 || !options.waitForBody || hasFixedBody(response)
-      ? null
-      : response.body;
-    // A body that is locked or was read already throws here: nothing will ever read it, so
-    // the scope ends now and the error goes to the server.
-    reader = body?.getReader();
   } catch (error) {
     endScopeLoggingErrors(handle, EndedBecause.bodyFailed);
     throw error;

@@ -1,14 +1,9 @@
-import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
-import { EndedBecause } from "../core/_end_reasons.ts";
+import { handlerThrew } from "./_end_scope_logging_errors.ts";
 import { watchRequestSignal } from "./_watch_client.ts";
 import { storage } from "../core/_scope_state.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
-import {
-  type CacheScopeOptions,
-  getValidCacheScopeOptions,
-  type ResponseScopeOptions,
-} from "./_cache_scope_options.ts";
-import { completionOf, scopeResponse } from "./_response_scope.ts";
+import { type CacheScopeOptions, getValidCacheScopeOptions } from "./_cache_scope_options.ts";
+import { scopeResponse } from "./_response_scope.ts";
 import { openRunFrame } from "../core/_run_frame.ts";
 
 /**
@@ -42,7 +37,7 @@ export type CacheScopeMiddleware = (c: HonoContextLike, next: () => Promise<void
  * are cached too), or at once with `waitForBody: false`; it also ends when a handler throws.
  * A fixed body (a string, bytes, JSON) runs no code while it is sent: where the server gives no
  * signal that a response was sent and the runtime tells such a body apart without making it a
- * stream (Deno in process, `app.request`), the scope ends when the handler returns.
+ * stream (Deno and Bun: `Bun.serve`, `app.request`), the scope ends when the handler returns.
  *
  * @param options When the scope ends and what the response reports.
  * @returns The middleware.
@@ -72,40 +67,35 @@ export type CacheScopeMiddleware = (c: HonoContextLike, next: () => Promise<void
  */
 export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
   const valid = getValidCacheScopeOptions(options, "create the cacheScope() middleware");
-  // Hono answers HEAD by running the GET route and dropping its body unread and uncancelled
-  // (`new Response(null, getResponse)`), so waiting for that body would keep the scope forever.
-  const forHead: ResponseScopeOptions = { ...valid, waitForBody: false };
-  return async function cacheScopeMiddleware(c, next) {
+  return function cacheScopeMiddleware(c, next) {
     const request = c.req.raw;
     const { frame, handle } = openRunFrame(
       request,
       requestIdentity(request, "open the request's cache scope"),
     );
-    const state = frame.current!;
     // Only the scope this request opened watches its client (not an outer one it joined).
-    const fresh = state.handle === handle;
-    if (fresh) state.watchClient = watchRequestSignal;
+    const watched = frame.current!.handle === handle ? frame.current : undefined;
+    if (watched !== undefined) watched.watchClient = watchRequestSignal;
+    let handled: Promise<void>;
     try {
-      // `next` itself runs in the frame: no closure or async function of our own per request.
-      await storage.run(frame, next);
+      // `next` itself runs in the frame: no closure or async function of our own around it.
+      handled = storage.run(frame, next);
     } catch (error) {
-      if (fresh) state.stopWatchingClient();
-      endScopeLoggingErrors(handle, EndedBecause.handlerThrew);
-      throw error;
+      return Promise.reject(handlerThrew(watched, handle, error));
     }
-    if (fresh) state.stopWatchingClient();
-    const response = scopeResponse(
-      c.res as Response,
-      handle,
-      frame,
-      request.method === "HEAD" ? forHead : valid,
-      completionOf(c.env),
-    );
-    if (response !== c.res) {
-      // The new response already carries every header of the old one; clearing first stops
-      // Hono's setter from copying them all over again into yet another Response.
-      c.res = undefined;
-      c.res = response;
-    }
+    // One `then` rather than an `async` function: a single promise of our own per request.
+    return Promise.resolve(handled).then(() => {
+      watched?.stopWatchingClient();
+      const returned = c.res as Response;
+      const response = scopeResponse(returned, handle, frame, valid, c.env, request);
+      if (response !== returned) {
+        // The new response already carries every header of the old one; clearing first stops
+        // Hono's setter from copying them all over again into yet another Response.
+        c.res = undefined;
+        c.res = response;
+      }
+    }, (error) => {
+      throw handlerThrew(watched, handle, error);
+    });
   };
 }

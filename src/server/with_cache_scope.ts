@@ -1,6 +1,7 @@
-import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { endScopeLoggingErrors, handlerThrew } from "./_end_scope_logging_errors.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
-import { type Frame, storage } from "../core/_scope_state.ts";
+import { type Frame, type ScopeState, storage } from "../core/_scope_state.ts";
+import { isPromiseLike } from "../core/_is_promise_like.ts";
 import { watchRequestSignal } from "./_watch_client.ts";
 import { describe } from "../_errors.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
@@ -9,7 +10,7 @@ import {
   getValidCacheScopeOptions,
   type ResponseScopeOptions,
 } from "./_cache_scope_options.ts";
-import { completionOf, scopeResponse } from "./_response_scope.ts";
+import { scopeResponse } from "./_response_scope.ts";
 import { openRunFrame } from "../core/_run_frame.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 
@@ -35,7 +36,7 @@ export type FetchHandler<
  * functions use it without being told. The scope ends when the response body has been sent
  * (or at once with `waitForBody: false`), when the handler throws, and when the client goes
  * away mid-stream. Where the server gives no signal that a response was sent and the runtime
- * tells a fixed body (a string, bytes, JSON) apart (Deno in process), such a body ends the scope
+ * tells a fixed body (a string, bytes, JSON) apart (Deno, Bun), such a body ends the scope
  * when the handler returns. On `Deno.serve` this wrapper is also what stops an `enterWith` store
  * from carrying over to the next request's handler.
  *
@@ -87,35 +88,52 @@ export function withCacheScope<
   return function handleWithCacheScope(request: Req, ...rest: Rest): Promise<Res> {
     const identity = requestIdentity(request, "handle a request with a cache scope");
     const { frame, handle } = openRunFrame(request, identity);
-    return storage.run(frame, respond, handler, request, rest, handle, frame, valid);
+    // Only the scope this request opened watches its client (not an outer one it joined).
+    const watched = frame.current!.handle === handle ? frame.current : undefined;
+    if (watched !== undefined) watched.watchClient = watchRequestSignal;
+    const call = handler as (request: Req, ...rest: unknown[]) => Res | Promise<Res>;
+    let returned: Res | Promise<Res>;
+    try {
+      // The server's arguments go one by one, exactly as many as it gave: no spread call for
+      // the arities servers use (one to three), since JSC's spread calls are its slow kind.
+      returned = rest.length === 0
+        ? storage.run(frame, call, request)
+        : rest.length === 1
+        ? storage.run(frame, call, request, rest[0])
+        : rest.length === 2
+        ? storage.run(frame, call, request, rest[0], rest[1])
+        : storage.run(frame, call, request, ...rest);
+    } catch (error) {
+      return Promise.reject(handlerThrew(watched, handle, error));
+    }
+    // A response returned as it is (not a promise) is answered at once: no promise of our own
+    // waits for it, so the caller's `await` is the request's only hop.
+    if (!isPromiseLike(returned)) {
+      try {
+        return Promise.resolve(answer(returned, watched, handle, frame, valid, rest[0]));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return Promise.resolve(returned).then(
+      (response) => answer(response, watched, handle, frame, valid, rest[0]),
+      (error) => {
+        throw handlerThrew(watched, handle, error);
+      },
+    );
   };
 }
 
-async function respond<
-  Req extends object,
-  Rest extends unknown[],
-  Res extends Response | undefined,
->(
-  handler: FetchHandler<Req, Rest, Res>,
-  request: Req,
-  rest: Rest,
+/** The handler's response, with the request's scope set to end when it has been sent. */
+function answer<Res extends Response | undefined>(
+  response: Res,
+  watched: ScopeState | undefined,
   handle: CacheScope,
   frame: Frame,
   options: ResponseScopeOptions,
-): Promise<Res> {
-  const state = frame.current!;
-  // Only the scope this request opened watches its client (not an outer one it joined).
-  const fresh = state.handle === handle;
-  if (fresh) state.watchClient = watchRequestSignal;
-  let response: Res;
-  try {
-    response = await handler(request, ...rest);
-  } catch (error) {
-    if (fresh) state.stopWatchingClient();
-    endScopeLoggingErrors(handle, EndedBecause.handlerThrew);
-    throw error;
-  }
-  if (fresh) state.stopWatchingClient();
+  serverArgument: unknown,
+): Res {
+  watched?.stopWatchingClient();
   if (response === undefined) {
     // Bun.serve's WebSocket upgrade: the server took the request, and there is no body to wait for.
     endScopeLoggingErrors(handle, EndedBecause.handlerReturned);
@@ -127,5 +145,5 @@ async function respond<
       `Cannot send the handler's response: it must be a Response, received ${describe(response)}`,
     );
   }
-  return scopeResponse(response, handle, frame, options, completionOf(rest[0])) as Res;
+  return scopeResponse(response, handle, frame, options, serverArgument) as Res;
 }

@@ -22,6 +22,7 @@ import {
 import { cacheScope } from "../../hono.ts";
 import {
   eventually,
+  isBun,
   type Listening,
   listenNodeHttp,
   nativeFetchServer,
@@ -152,7 +153,11 @@ test(`${nativeFetchServer} and node:http: the reason says the response was sent,
   const whys = signals.map((signal) =>
     signal.reason.message.replace(/^cache scope \S+ ended: /, "")
   );
-  assert.deepEqual(whys, ["the response was sent", "the handler threw", "the response was sent"]);
+  // Bun.serve gives no signal that a response was sent, and Bun tells a fixed body from a stream
+  // without reading it: such a body runs no code while it is sent, so its scope ends with the
+  // handler. Deno.serve and @hono/node-server say when the response was sent.
+  const sent = isBun ? "the handler returned" : "the response was sent";
+  assert.deepEqual(whys, [sent, "the handler threw", "the response was sent"]);
 });
 
 /** The upstream, disposable with its server. */

@@ -427,8 +427,27 @@ for (const kind of servers) {
   });
 }
 
+test("cacheScope(): a HEAD request whose GET route streams ends the scope, though Hono drops that body unread", async () => {
+  let scope: CacheScope | undefined;
+  const app = new Hono().use(cacheScope());
+  app.get("/", (c) => {
+    scope = currentScope();
+    return stream(c, async (s) => {
+      await s.write("never read");
+    });
+  });
+  const response = await app.request("/", { method: "HEAD" });
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "");
+  assert.equal(scope?.disposed, true);
+});
+
 test("a response whose body cannot be read fails, and its scope ends", async () => {
   using _quiet = quietErrors(); // Hono's default error handler logs the TypeError
+  // Bun tells a body made from a string without reading it, and passes it through as it is
+  // (the stream taken from it runs no user code): the failure then comes when it is read.
+  // Elsewhere the body is read through a stream of ours, whose getReader() throws.
+  const passedThrough = isBun;
   const seen = tracker();
   const handler = withCacheScope((_request: Request) => {
     seen.take();
@@ -436,7 +455,11 @@ test("a response whose body cannot be read fails, and its scope ends", async () 
     response.body!.getReader();
     return response;
   });
-  await assert.rejects(handler(new Request("http://localhost/")), TypeError);
+  if (passedThrough) {
+    await assert.rejects((await handler(new Request("http://localhost/"))).text(), TypeError);
+  } else {
+    await assert.rejects(handler(new Request("http://localhost/")), TypeError);
+  }
   assert.equal(seen.scope.disposed, true);
 
   const hono = tracker();
@@ -448,7 +471,8 @@ test("a response whose body cannot be read fails, and its scope ends", async () 
     return locked;
   });
   const response = await app.request("/");
-  assert.equal(response.status, 500);
+  if (passedThrough) await assert.rejects(response.text(), TypeError);
+  else assert.equal(response.status, 500);
   assert.equal(hono.scope.disposed, true);
 });
 
