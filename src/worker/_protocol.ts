@@ -6,7 +6,8 @@
  *
  * - the worker's own channel (`postMessage` both ways) carries everything that can wait for the
  *   receiver's event loop: tasks (a scope's first task in a worker carries the scope's
- *   opening), results, scope endings, shared-entry reports;
+ *   opening, and any task carries the endings not told yet), results, scope endings,
+ *   shared-entry reports;
  * - a `MessagePort` plus one shared `Int32Array` carry the answer to a *lookup*, the one
  *   message a worker cannot wait for asynchronously: a synchronous cached function that missed
  *   locally blocks its thread (`Atomics.wait`) until the main thread answers, then reads the
@@ -21,11 +22,18 @@ export type Outcome =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly error: SerializedError };
 
+/**
+ * Scopes that ended on the main thread, as pairs in one flat array: a scope's id, then the
+ * phrase its reason ends with (`why`). Flat, so a task that carries one ending clones one array
+ * of two strings.
+ */
+export type Endings = readonly string[];
+
 /** Main thread → worker, on the worker's channel. */
 export type ToWorker =
   | { readonly type: "init"; readonly flag: SharedArrayBuffer; readonly port: MessagePort }
-  /** The scope ended on the main thread; `why` is the phrase its reason ends with. */
-  | { readonly type: "end"; readonly scope: string; readonly why: string }
+  /** Scopes ended on the main thread: see {@linkcode Endings}. */
+  | { readonly type: "end"; readonly ends: Endings }
   | {
     readonly type: "task";
     readonly id: number;
@@ -39,6 +47,11 @@ export type ToWorker =
      */
     readonly opens: boolean;
     readonly context: object | undefined;
+    /**
+     * Scopes that ended since the last message to this worker, ended there before the task
+     * runs: a request's end costs no message of its own when another task follows soon.
+     */
+    readonly ends: Endings | undefined;
   }
   | {
     readonly type: "settled";

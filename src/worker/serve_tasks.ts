@@ -6,7 +6,7 @@ import type { FromWorker, ToWorker } from "./_protocol.ts";
 import type { TaskMap } from "./worker_pool_api.ts";
 import {
   countTask,
-  endWorkerScope,
+  endWorkerScopes,
   openWorkerScope,
   workerScope,
   workerStats,
@@ -83,8 +83,9 @@ function receive(message: ToWorker, tasks: TaskMap, channel: ParentChannel): voi
     case "init":
       return connect(channel, message.flag, message.port);
     case "end":
-      return endWorkerScope(message.scope, message.why);
+      return endWorkerScopes(message.ends);
     case "task":
+      if (message.ends !== undefined) endWorkerScopes(message.ends);
       if (message.opens) openWorkerScope(message.scope as string, message.context);
       return void runTask(message, tasks, channel);
     case "settled":

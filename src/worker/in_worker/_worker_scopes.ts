@@ -11,6 +11,7 @@
 import type { Entry } from "../../core/_entry_table.ts";
 import type { WorkerStats } from "../worker_pool_api.ts";
 import { Frame, ScopeState } from "../../core/_scope_state.ts";
+import type { Endings } from "../_protocol.ts";
 
 const scopes = new Map<string, ScopeState>();
 
@@ -42,14 +43,16 @@ export function workerScope(id: string): ScopeState | undefined {
 }
 
 /**
- * Ends the worker's scope, for the reason the main thread's scope ended: its entries, core and
- * shared, drop at once, and its signal (what `cacheSignal()` returns to a task) aborts.
+ * Ends the worker's scopes, for the reasons the main thread's scopes ended: their entries, core
+ * and shared, drop at once, and their signals (what `cacheSignal()` returns to a task) abort.
  */
-export function endWorkerScope(id: string, why: string): void {
-  const state = scopes.get(id);
-  if (state === undefined) return;
-  scopes.delete(id);
-  state.release(why);
+export function endWorkerScopes(ends: Endings): void {
+  for (let i = 0; i < ends.length; i += 2) {
+    const state = scopes.get(ends[i]);
+    if (state === undefined) continue;
+    scopes.delete(ends[i]);
+    state.release(ends[i + 1]);
+  }
 }
 
 /** The shared-entry copies of a live scope (in a worker, or a scope of the worker's own). */

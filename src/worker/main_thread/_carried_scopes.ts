@@ -80,13 +80,16 @@ export class CarriedScopes {
     this.#scopes.clear();
   }
 
-  /** Tells the workers first, so a running task's `cacheSignal()` aborts before any grace. */
+  /**
+   * Tells the workers first, so a running task's `cacheSignal()` aborts before any grace; a
+   * worker that runs no task of the scope hears of it with its next message (see `endScope`).
+   */
   #end(scope: PoolScope): void {
     this.#scopes.delete(scope.id);
     const why = scope.state.endedBecause as string;
     for (const worker of scope.workers) {
       worker.scopes.delete(scope.id);
-      worker.post({ type: "end", scope: scope.id, why });
+      worker.endScope(scope.id, why, worker.job?.scope === scope);
     }
     scope.workers.clear();
     this.#onEnd(scope);

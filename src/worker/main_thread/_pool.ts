@@ -183,13 +183,11 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   #assign(worker: PoolWorker, job: Job): void {
     const scope = job.scope !== undefined && !job.scope.state.ended ? job.scope : undefined;
     const opens = scope !== undefined && !this.#scopes.isIn(worker, scope);
-    const { id, task, args } = job;
-    const context = opens ? scope.context : undefined;
     try {
-      worker.post({ type: "task", id, task, args, scope: scope?.id, opens, context });
+      worker.postTask(job, scope, opens);
     } catch (cause) {
       // Not sent, so not opened in the worker either: the scope's next task there carries it.
-      this.#end(job).reject(taskNotCloneableError(task, args, cause));
+      this.#end(job).reject(taskNotCloneableError(job.task, job.args, cause));
       return;
     }
     if (opens) this.#scopes.carriedInto(worker, scope);
