@@ -5,9 +5,8 @@
  * Two channels per worker:
  *
  * - the worker's own channel (`postMessage` both ways) carries everything that can wait for the
- *   receiver's event loop: tasks (a scope's first task in a worker carries the scope's
- *   opening, and any task carries the endings not told yet), results, scope endings,
- *   shared-entry reports;
+ *   receiver's event loop: tasks (with the openings and endings of scopes: see
+ *   {@linkcode TaskMessage}), results, scope endings, shared-entry reports;
  * - a `MessagePort` plus one shared `Int32Array` carry the answer to a *lookup*, the one
  *   message a worker cannot wait for asynchronously: a synchronous cached function that missed
  *   locally blocks its thread (`Atomics.wait`) until the main thread answers, then reads the
@@ -24,35 +23,44 @@ export type Outcome =
 
 /**
  * Scopes that ended on the main thread, as pairs in one flat array: a scope's id, then the
- * phrase its reason ends with (`why`). Flat, so a task that carries one ending clones one array
- * of two strings.
+ * phrase its reason ends with (`why`).
  */
 export type Endings = readonly string[];
 
-/** Main thread → worker, on the worker's channel. */
+/**
+ * A task, main thread → worker: one flat array rather than an object, because a flat array of
+ * plain values is the cheapest message to clone on every runtime (Bun has a fast path for it)
+ * and each nested array or object costs more. So the endings go inline and the arguments last:
+ *
+ *     [id, task, scope, opens, context, endings, ...(scope id, why) × endings, ...args]
+ *
+ * - `scope`: the caller's scope id, or `undefined` for none.
+ * - `opens`, `context`: the scope's opening, carried by the first of its tasks that goes to
+ *   this worker (the worker makes its copy of the scope, with this context, before it runs the
+ *   task), so a request with one task costs no message of its own to open its scope.
+ * - `endings`: how many scopes ended since the last message to this worker, as pairs like
+ *   {@linkcode Endings}; they end there before the task runs, so a request's end costs no
+ *   message of its own when another task follows soon.
+ */
+export type TaskMessage = readonly [
+  id: number,
+  task: string,
+  scope: string | undefined,
+  opens: boolean,
+  context: object | undefined,
+  endings: number,
+  ...rest: unknown[],
+];
+
+/** Where a {@linkcode TaskMessage}'s endings start, after its fixed fields. */
+export const TASK_HEAD = 6;
+
+/** Main thread → worker, on the worker's channel: a task, or one of these. */
 export type ToWorker =
+  | TaskMessage
   | { readonly type: "init"; readonly flag: SharedArrayBuffer; readonly port: MessagePort }
-  /** Scopes ended on the main thread: see {@linkcode Endings}. */
+  /** Scopes ended on the main thread that no task carried in time. */
   | { readonly type: "end"; readonly ends: Endings }
-  | {
-    readonly type: "task";
-    readonly id: number;
-    readonly task: string;
-    readonly args: readonly unknown[];
-    readonly scope: string | undefined;
-    /**
-     * The scope's opening, carried by the first of its tasks that goes to this worker (the
-     * worker makes its copy of the scope, with this context, before it runs the task), so a
-     * request with one task costs no message of its own to open its scope.
-     */
-    readonly opens: boolean;
-    readonly context: object | undefined;
-    /**
-     * Scopes that ended since the last message to this worker, ended there before the task
-     * runs: a request's end costs no message of its own when another task follows soon.
-     */
-    readonly ends: Endings | undefined;
-  }
   | {
     readonly type: "settled";
     readonly scope: string;

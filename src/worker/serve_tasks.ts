@@ -2,7 +2,7 @@ import { serializeError } from "./_error_transfer.ts";
 import { Frame, storage } from "../core/_scope_state.ts";
 import { describe, notCloneableError } from "../_errors.ts";
 import { connect, workerLink } from "./in_worker/_worker_link.ts";
-import type { FromWorker, ToWorker } from "./_protocol.ts";
+import { type FromWorker, TASK_HEAD, type TaskMessage, type ToWorker } from "./_protocol.ts";
 import type { TaskMap } from "./worker_pool_api.ts";
 import {
   countTask,
@@ -71,51 +71,67 @@ export function serveTasks<T extends TaskMap>(tasks: T): T {
   }
   if (serving) throw new TypeError("Cannot serve tasks: this worker serves tasks already");
   serving = true;
-  const post = (message: FromWorker) => channel.post(message);
-  channel.listen((data) => receive(data as ToWorker, tasks, channel));
+  served = tasks;
+  parent = channel;
+  channel.listen(receive);
   announceExit(post);
   post({ type: "ready" });
   return tasks;
 }
 
-function receive(message: ToWorker, tasks: TaskMap, channel: ParentChannel): void {
+/** The tasks this worker serves, and its channel to the pool: set once, by `serveTasks`. */
+let served: TaskMap;
+let parent: ParentChannel;
+
+function post(message: FromWorker): void {
+  parent.post(message);
+}
+
+function receive(data: unknown): void {
+  if (Array.isArray(data)) return receiveTask(data as unknown as TaskMessage);
+  const message = data as Exclude<ToWorker, TaskMessage>;
   switch (message.type) {
     case "init":
-      return connect(channel, message.flag, message.port);
+      return connect(parent, message.flag, message.port);
     case "end":
-      return endWorkerScopes(message.ends);
-    case "task":
-      if (message.ends !== undefined) endWorkerScopes(message.ends);
-      if (message.opens) openWorkerScope(message.scope as string, message.context);
-      return void runTask(message, tasks, channel);
+      return endWorkerScopes(message.ends, 0, message.ends.length);
     case "settled":
       return workerLink()?.settled(message.scope, message.entry, message.outcome);
     case "stats":
-      return channel.post({ type: "stats", id: message.id, stats: workerStats() });
+      return post({ type: "stats", id: message.id, stats: workerStats() });
   }
 }
 
+/** Ends the scopes the task carries the endings of, opens the one it carries, runs it. */
+function receiveTask(message: TaskMessage): void {
+  const scope = message[2];
+  const argsAt = TASK_HEAD + 2 * message[5];
+  if (argsAt > TASK_HEAD) endWorkerScopes(message as readonly unknown[], TASK_HEAD, argsAt);
+  if (message[3]) openWorkerScope(scope as string, message[4]);
+  const args = argsAt === message.length ? [] : message.slice(argsAt);
+  void runTask(message[0], message[1], scope, args);
+}
+
 async function runTask(
-  message: ToWorker & { type: "task" },
-  tasks: TaskMap,
-  channel: ParentChannel,
+  id: number,
+  task: string,
+  scopeId: string | undefined,
+  args: unknown[],
 ): Promise<void> {
-  const { id, task } = message;
-  const post = (reply: FromWorker) => channel.post(reply);
-  const fn = Object.hasOwn(tasks, task) ? tasks[task] as (...args: unknown[]) => unknown : null;
+  const fn = Object.hasOwn(served, task) ? served[task] as (...args: unknown[]) => unknown : null;
   if (fn === null) {
-    const served = Object.keys(tasks).map((name) => JSON.stringify(name)).join(", ");
+    const names = Object.keys(served).map((name) => JSON.stringify(name)).join(", ");
     const error = new RangeError(
-      `Cannot run task ${JSON.stringify(task)}: this worker has no such task; it serves ${served}`,
+      `Cannot run task ${JSON.stringify(task)}: this worker has no such task; it serves ${names}`,
     );
     return post({ type: "failed", id, error: serializeError(error) });
   }
   // A run frame of the task's own: the request's scope if it is still alive here, else none,
   // and never a scope left over from another task.
-  const scope = message.scope === undefined ? undefined : workerScope(message.scope);
+  const scope = scopeId === undefined ? undefined : workerScope(scopeId);
   let value: unknown;
   try {
-    value = await storage.run(new Frame(scope, true), fn, ...message.args);
+    value = await storage.run(new Frame(scope, true), fn, ...args);
   } catch (error) {
     return post({ type: "failed", id, error: serializeError(error) });
   } finally {

@@ -11,7 +11,6 @@
 import type { Entry } from "../../core/_entry_table.ts";
 import type { WorkerStats } from "../worker_pool_api.ts";
 import { Frame, ScopeState } from "../../core/_scope_state.ts";
-import type { Endings } from "../_protocol.ts";
 
 const scopes = new Map<string, ScopeState>();
 
@@ -45,13 +44,15 @@ export function workerScope(id: string): ScopeState | undefined {
 /**
  * Ends the worker's scopes, for the reasons the main thread's scopes ended: their entries, core
  * and shared, drop at once, and their signals (what `cacheSignal()` returns to a task) abort.
+ * The endings are the (scope id, why) pairs of `list` from `start` to `end` (see `Endings`).
  */
-export function endWorkerScopes(ends: Endings): void {
-  for (let i = 0; i < ends.length; i += 2) {
-    const state = scopes.get(ends[i]);
+export function endWorkerScopes(list: readonly unknown[], start: number, end: number): void {
+  for (let i = start; i < end; i += 2) {
+    const id = list[i] as string;
+    const state = scopes.get(id);
     if (state === undefined) continue;
-    scopes.delete(ends[i]);
-    state.release(ends[i + 1]);
+    scopes.delete(id);
+    state.release(list[i + 1] as string);
   }
 }
 

@@ -86,8 +86,9 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
       const signal = validRunCall(task, args, options);
       if (this.#disposed) throw poolDisposedError(task, undefined);
       signal?.throwIfAborted();
-      const idle = this.#workers.some((worker) => worker?.ready && worker.job === undefined);
-      if (!idle && this.#queue.length >= this.#maxQueue) throw queueFullError(task, this.#maxQueue);
+      if (this.#queue.length >= this.#maxQueue && !this.#hasIdleWorker()) {
+        throw queueFullError(task, this.#maxQueue);
+      }
       const job: Job = {
         id: this.#nextJob++,
         task,
@@ -156,6 +157,10 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
 
   #startWorker(): PoolWorker {
     return new PoolWorker(this.#start, this.#url, this.#receive, this.#crashed);
+  }
+
+  #hasIdleWorker(): boolean {
+    return this.#workers.some((worker) => worker?.ready && worker.job === undefined);
   }
 
   /** Fills the places of workers that failed to start, now that there is work for them. */

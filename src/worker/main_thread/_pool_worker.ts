@@ -12,6 +12,7 @@ import {
   type LookupAnswer,
   nameOfEntry,
   type Outcome,
+  type TaskMessage,
   type ToWorker,
 } from "../_protocol.ts";
 import type { StartThread, WorkerThread } from "./_start_thread.ts";
@@ -38,8 +39,8 @@ export interface Job {
 export interface PoolScope {
   readonly id: string;
   readonly context: object | undefined;
-  /** The workers that hold a copy of it, to be told when it ends. */
-  readonly workers: Set<PoolWorker>;
+  /** The workers that hold a copy of it, to be told when it ends (a pool has a few). */
+  readonly workers: PoolWorker[];
   readonly state: ScopeState;
 }
 
@@ -62,8 +63,6 @@ export class PoolWorker implements Peer {
   /** Whether the thread was stopped or died: nothing is sent to it any more. */
   dead = false;
   job: Job | undefined;
-  /** Ids of the scopes the worker holds a copy of. */
-  readonly scopes: Set<string> = new Set();
   readonly #thread: WorkerThread;
   readonly #flag: Int32Array;
   readonly #port: MessagePort;
@@ -125,16 +124,18 @@ export class PoolWorker implements Peer {
   postTask(job: Job, scope: PoolScope | undefined, opens: boolean): void {
     if (this.dead) return;
     const ends = this.#ends;
-    this.#thread.post({
-      type: "task",
-      id: job.id,
-      task: job.task,
-      args: job.args,
-      scope: scope?.id,
+    const context = opens ? scope?.context : undefined;
+    const message: TaskMessage = [
+      job.id,
+      job.task,
+      scope?.id,
       opens,
-      context: opens ? scope?.context : undefined,
-      ends: ends.length > 0 ? ends : undefined,
-    });
+      context,
+      ends.length >> 1,
+      ...ends,
+      ...job.args,
+    ];
+    this.#thread.post(message);
     ends.length = 0; // cloned by the post: the worker has them now
   }
 
