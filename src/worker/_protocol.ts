@@ -69,10 +69,19 @@ export type ToWorker =
   }
   | { readonly type: "stats"; readonly id: number };
 
-/** Worker → main thread, on the worker's channel. `entry` is the function's name and key. */
+/**
+ * A task's result, worker → main thread: a flat array, as a {@linkcode TaskMessage} is, and for
+ * the same reason.
+ */
+export type DoneMessage = readonly [id: number, value: unknown];
+
+/**
+ * Worker → main thread, on the worker's channel: a task's result, or one of these. `entry` is
+ * the function's name and key.
+ */
 export type FromWorker =
+  | DoneMessage
   | { readonly type: "ready" }
-  | { readonly type: "done"; readonly id: number; readonly value: unknown }
   | { readonly type: "failed"; readonly id: number; readonly error: SerializedError }
   | { readonly type: "lookup"; readonly scope: string; readonly entry: string }
   | { readonly type: "pending"; readonly scope: string; readonly entry: string }

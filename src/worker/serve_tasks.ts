@@ -138,7 +138,7 @@ async function runTask(
     countTask();
   }
   try {
-    post({ type: "done", id, value });
+    post([id, value]);
   } catch (cause) {
     const error = notCloneableError(
       `return the result of task ${JSON.stringify(task)} from its worker`,
