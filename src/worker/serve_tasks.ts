@@ -109,15 +109,10 @@ function receiveTask(message: TaskMessage): void {
   if (argsAt > TASK_HEAD) endWorkerScopes(message as readonly unknown[], TASK_HEAD, argsAt);
   if (message[3]) openWorkerScope(scope as string, message[4]);
   const args = argsAt === message.length ? [] : message.slice(argsAt);
-  void runTask(message[0], message[1], scope, args);
+  runTask(message[0], message[1], scope, args);
 }
 
-async function runTask(
-  id: number,
-  task: string,
-  scopeId: string | undefined,
-  args: unknown[],
-): Promise<void> {
+function runTask(id: number, task: string, scopeId: string | undefined, args: unknown[]): void {
   const fn = Object.hasOwn(served, task) ? served[task] as (...args: unknown[]) => unknown : null;
   if (fn === null) {
     const names = Object.keys(served).map((name) => JSON.stringify(name)).join(", ");
@@ -131,12 +126,32 @@ async function runTask(
   const scope = scopeId === undefined ? undefined : workerScope(scopeId);
   let value: unknown;
   try {
-    value = await storage.run(new Frame(scope, true), fn, ...args);
+    value = storage.run(new Frame(scope, true), fn, ...args);
+  } catch (error) {
+    countTask();
+    return post({ type: "failed", id, error: serializeError(error) });
+  }
+  // A value is answered at once; only a promise (or another thenable) is waited for.
+  if (typeof (value as PromiseLike<unknown> | null)?.then === "function") {
+    return void answerLater(id, task, value as PromiseLike<unknown>);
+  }
+  countTask();
+  answer(id, task, value);
+}
+
+async function answerLater(id: number, task: string, promise: PromiseLike<unknown>): Promise<void> {
+  let value: unknown;
+  try {
+    value = await promise;
   } catch (error) {
     return post({ type: "failed", id, error: serializeError(error) });
   } finally {
     countTask();
   }
+  answer(id, task, value);
+}
+
+function answer(id: number, task: string, value: unknown): void {
   try {
     post([id, value]);
   } catch (cause) {
