@@ -39,7 +39,7 @@ export type Endings = readonly string[];
  *   this worker (the worker makes its copy of the scope, with this context, before it runs the
  *   task), so a request with one task costs no message of its own to open its scope.
  * - `endings`: how many scopes ended since the last message to this worker, as pairs like
- *   {@linkcode Endings}; they end there before the task runs, so a request's end costs no
+ *   {@linkcode Endings}; they end there once the task has started, so a request's end costs no
  *   message of its own when another task follows soon.
  */
 export type TaskMessage = readonly [

@@ -102,14 +102,17 @@ function receive(data: unknown): void {
   }
 }
 
-/** Ends the scopes the task carries the endings of, opens the one it carries, runs it. */
+/**
+ * Opens the scope the task carries the opening of, runs the task, then ends the scopes it
+ * carries the endings of: they are other requests' scopes, so ending them waits until the task
+ * has started (and a task that returned a value has been answered), off its answer's path.
+ */
 function receiveTask(message: TaskMessage): void {
   const scope = message[2];
   const argsAt = TASK_HEAD + 2 * message[5];
-  if (argsAt > TASK_HEAD) endWorkerScopes(message as readonly unknown[], TASK_HEAD, argsAt);
   if (message[3]) openWorkerScope(scope as string, message[4]);
-  const args = argsAt === message.length ? [] : message.slice(argsAt);
-  runTask(message[0], message[1], scope, args);
+  runTask(message[0], message[1], scope, argsAt === message.length ? [] : message.slice(argsAt));
+  if (argsAt > TASK_HEAD) endWorkerScopes(message as readonly unknown[], TASK_HEAD, argsAt);
 }
 
 function runTask(id: number, task: string, scopeId: string | undefined, args: unknown[]): void {
