@@ -22,22 +22,25 @@ export type Outcome =
   | { readonly ok: false; readonly error: SerializedError };
 
 /**
- * Scopes that ended on the main thread, as pairs in one flat array: a scope's id, then the
- * phrase its reason ends with (`why`).
+ * Scopes that ended on the main thread, as pairs in one flat array: a scope's number in the
+ * pool (see {@linkcode TaskMessage}), then the phrase its reason ends with (`why`).
  */
-export type Endings = readonly string[];
+export type Endings = readonly (number | string)[];
 
 /**
  * A task, main thread → worker: one flat array rather than an object, because a flat array of
  * plain values is the cheapest message to clone on every runtime (Bun has a fast path for it)
  * and each nested array or object costs more. So the endings go inline and the arguments last:
  *
- *     [id, task, scope, opens, context, endings, ...(scope id, why) × endings, ...args]
+ *     [id, task, scope, opening, context, endings, ...(scope, why) × endings, ...args]
  *
- * - `scope`: the caller's scope id, or `undefined` for none.
- * - `opens`, `context`: the scope's opening, carried by the first of its tasks that goes to
- *   this worker (the worker makes its copy of the scope, with this context, before it runs the
- *   task), so a request with one task costs no message of its own to open its scope.
+ * - `scope`: the caller's scope, by its number in the pool, or `undefined` for none. Messages
+ *   name scopes by number, not by their string id: a string that arrives in a message is a new
+ *   string, and a map hashes each new string it is given, which costs more than a number.
+ * - `opening`, `context`: the scope's opening, carried by the first of its tasks that goes to
+ *   this worker (the worker makes its copy of the scope, with the scope's string id and this
+ *   context, before it runs the task), so a request with one task costs no message of its own to
+ *   open its scope; `opening` is `undefined` on the scope's later tasks.
  * - `endings`: how many scopes ended since the last message to this worker, as pairs like
  *   {@linkcode Endings}; they end there once the task has started, so a request's end costs no
  *   message of its own when another task follows soon.
@@ -45,8 +48,8 @@ export type Endings = readonly string[];
 export type TaskMessage = readonly [
   id: number,
   task: string,
-  scope: string | undefined,
-  opens: boolean,
+  scope: number | undefined,
+  opening: string | undefined,
   context: object | undefined,
   endings: number,
   ...rest: unknown[],

@@ -110,12 +110,12 @@ function receive(data: unknown): void {
 function receiveTask(message: TaskMessage): void {
   const scope = message[2];
   const argsAt = TASK_HEAD + 2 * message[5];
-  if (message[3]) openWorkerScope(scope as string, message[4]);
+  if (message[3] !== undefined) openWorkerScope(scope as number, message[3], message[4]);
   runTask(message[0], message[1], scope, argsAt === message.length ? [] : message.slice(argsAt));
   if (argsAt > TASK_HEAD) endWorkerScopes(message as readonly unknown[], TASK_HEAD, argsAt);
 }
 
-function runTask(id: number, task: string, scopeId: string | undefined, args: unknown[]): void {
+function runTask(id: number, task: string, scopeRef: number | undefined, args: unknown[]): void {
   const fn = Object.hasOwn(served, task) ? served[task] as (...args: unknown[]) => unknown : null;
   if (fn === null) {
     const names = Object.keys(served).map((name) => JSON.stringify(name)).join(", ");
@@ -126,7 +126,7 @@ function runTask(id: number, task: string, scopeId: string | undefined, args: un
   }
   // A run frame of the task's own: the request's scope if it is still alive here, else none,
   // and never a scope left over from another task.
-  const scope = scopeId === undefined ? undefined : workerScope(scopeId);
+  const scope = scopeRef === undefined ? undefined : workerScope(scopeRef);
   let value: unknown;
   try {
     value = storage.run(new Frame(scope, true), fn, ...args);

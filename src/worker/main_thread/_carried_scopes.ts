@@ -12,6 +12,7 @@ export class CarriedScopes {
   #context: (scope: CacheScope) => object | undefined;
   /** Live scopes by id; each removes itself when it ends. */
   #scopes: Map<string, PoolScope> = new Map();
+  #nextRef = 0;
   /** The pool's part when a scope ends: cancelling the scope's tasks. */
   #onEnd: (scope: PoolScope) => void;
 
@@ -34,7 +35,7 @@ export class CarriedScopes {
     if (known !== undefined) return known;
     const context = this.#context(state.handle);
     if (this.#context !== defaultContext) checkContext(state, context);
-    const scope: PoolScope = { id: state.id, state, context, workers: [] };
+    const scope: PoolScope = { id: state.id, ref: this.#nextRef++, state, context, workers: [] };
     this.#scopes.set(state.id, scope);
     state.onEnd(() => this.#end(scope));
     return scope;
@@ -75,7 +76,9 @@ export class CarriedScopes {
   #end(scope: PoolScope): void {
     this.#scopes.delete(scope.id);
     const why = scope.state.endedBecause as string;
-    for (const worker of scope.workers) worker.endScope(scope.id, why, worker.job?.scope === scope);
+    for (const worker of scope.workers) {
+      worker.endScope(scope.ref, why, worker.job?.scope === scope);
+    }
     scope.workers.length = 0;
     this.#onEnd(scope);
   }

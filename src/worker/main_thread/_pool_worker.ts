@@ -38,6 +38,8 @@ export interface Job {
 /** A main-thread scope that this pool has carried into workers. */
 export interface PoolScope {
   readonly id: string;
+  /** Its number in the pool: how messages name it (see `TaskMessage`). */
+  readonly ref: number;
   readonly context: object | undefined;
   /** The workers that hold a copy of it, to be told when it ends (a pool has a few). */
   readonly workers: PoolWorker[];
@@ -74,7 +76,7 @@ export class PoolWorker implements Peer {
    * Endings not told yet (see {@linkcode endScope}), as {@linkcode Endings} pairs: one array,
    * emptied each time a message carries it.
    */
-  readonly #ends: string[] = [];
+  readonly #ends: (number | string)[] = [];
   /** Tells {@linkcode #ends} if no message has carried them by then. */
   #endsTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -124,13 +126,12 @@ export class PoolWorker implements Peer {
   postTask(job: Job, scope: PoolScope | undefined, opens: boolean): void {
     if (this.dead) return;
     const ends = this.#ends;
-    const context = opens ? scope?.context : undefined;
     const message: TaskMessage = [
       job.id,
       job.task,
-      scope?.id,
-      opens,
-      context,
+      scope?.ref,
+      opens ? scope?.id : undefined,
+      opens ? scope?.context : undefined,
       ends.length >> 1,
       ...ends,
       ...job.args,
@@ -146,7 +147,7 @@ export class PoolWorker implements Peer {
    * of its own: a request with one task then costs no message for its end. Either way the
    * worker hears of it before anything posted after it.
    */
-  endScope(scope: string, why: string, now: boolean): void {
+  endScope(scope: number, why: string, now: boolean): void {
     if (this.dead) return;
     this.#ends.push(scope, why);
     if (now) this.#tellEnds();
