@@ -73,8 +73,8 @@ export class PoolWorker implements Peer {
   #nextStats = 0;
   readonly #onCrash: (worker: PoolWorker, error: Error) => void;
   /**
-   * Endings not told yet (see {@linkcode endScope}), as {@linkcode Endings} pairs: one array,
-   * emptied each time a message carries it.
+   * Endings not told yet (see {@linkcode endScope}), as `Endings` pairs: one array, emptied
+   * each time a message carries it.
    */
   readonly #ends: (number | string)[] = [];
   /** Tells {@linkcode #ends} if no message has carried them by then. */
@@ -110,8 +110,8 @@ export class PoolWorker implements Peer {
   }
 
   /**
-   * Sends a message, after the endings not told yet; it throws if the message does not clone
-   * (the endings are then still to tell).
+   * Sends a message, after the endings not told yet (in a message of their own); it throws if
+   * the message does not clone.
    */
   post(message: ToWorker, transfer?: Transferable[]): void {
     if (this.dead) return;
