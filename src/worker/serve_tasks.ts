@@ -111,8 +111,11 @@ function receiveTask(message: TaskMessage): void {
   const scope = message[2];
   const argsAt = TASK_HEAD + 2 * message[5];
   if (message[3] !== undefined) openWorkerScope(scope as number, message[3], message[4]);
-  runTask(message[0], message[1], scope, argsAt === message.length ? [] : message.slice(argsAt));
-  if (argsAt > TASK_HEAD) endWorkerScopes(message as readonly unknown[], TASK_HEAD, argsAt);
+  try {
+    runTask(message[0], message[1], scope, argsAt === message.length ? [] : message.slice(argsAt));
+  } finally {
+    if (argsAt > TASK_HEAD) endWorkerScopes(message as readonly unknown[], TASK_HEAD, argsAt);
+  }
 }
 
 function runTask(id: number, task: string, scopeRef: number | undefined, args: unknown[]): void {
