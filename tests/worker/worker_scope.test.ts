@@ -75,6 +75,17 @@ test("a task still running when its request ends sees its cacheSignal() abort, s
   assert.deepEqual((await pool.stats()).workers.map((w) => w.scopes), [0, 0]);
 });
 
+test("a worker given no more tasks still ends its copy of a request's scope soon after the request ends", async () => {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  await runInCacheScope({ id: "idle" }, () => pool.run("flagWhenScopeEnds", [flag]));
+  // Nothing more is sent to the workers: no task or stats message can carry the ending. The
+  // flag is read from shared memory, so that reading it sends nothing either.
+  for (let waited = 0; Atomics.load(flag, 0) === 0; waited += 5) {
+    assert.ok(waited < 5_000, "the worker's copy of the scope has not ended after 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+});
+
 test("the default context carries a Request's url and method, and nothing for other requests", async () => {
   await using plain = createWorkerPool<typeof tasks>(TASKS_URL, { size: 1 });
   const request = new Request("http://localhost/report?x=1", { method: "POST" });

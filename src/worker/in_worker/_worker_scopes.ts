@@ -12,7 +12,8 @@ import type { Entry } from "../../core/_entry_table.ts";
 import type { WorkerStats } from "../worker_pool_api.ts";
 import { Frame, ScopeState } from "../../core/_scope_state.ts";
 
-const scopes = new Map<string, ScopeState>();
+/** The worker's scopes, by their number in the pool (see `TaskMessage`). */
+const scopes = new Map<number, ScopeState>();
 
 /**
  * A worker's copy of a shared entry: what it computed or was told, with the same states as a
@@ -29,27 +30,31 @@ const copies = new Map<ScopeState, Map<string, SharedCopy>>();
 
 let tasksRun = 0;
 
-/** Makes the worker's scope for a main-thread scope, once. */
-export function openWorkerScope(id: string, context: object | undefined): void {
-  if (scopes.has(id)) return;
+/** Makes the worker's scope for main-thread scope `ref`, with its string `id`, once. */
+export function openWorkerScope(ref: number, id: string, context: object | undefined): void {
+  if (scopes.has(ref)) return;
   const frame = new Frame(undefined, true);
-  scopes.set(id, new ScopeState(context, context, frame, undefined, id));
+  scopes.set(ref, new ScopeState(context, context, frame, undefined, id));
 }
 
-/** The worker's scope for a main-thread scope id, if that scope is still alive. */
-export function workerScope(id: string): ScopeState | undefined {
-  return scopes.get(id);
+/** The worker's scope for main-thread scope `ref`, if that scope is still alive. */
+export function workerScope(ref: number): ScopeState | undefined {
+  return scopes.get(ref);
 }
 
 /**
- * Ends the worker's scope, for the reason the main thread's scope ended: its entries, core and
- * shared, drop at once, and its signal (what `cacheSignal()` returns to a task) aborts.
+ * Ends the worker's scopes, for the reasons the main thread's scopes ended: their entries, core
+ * and shared, drop at once, and their signals (what `cacheSignal()` returns to a task) abort.
+ * The endings are the (scope, why) pairs of `list` from `start` to `end` (see `Endings`).
  */
-export function endWorkerScope(id: string, why: string): void {
-  const state = scopes.get(id);
-  if (state === undefined) return;
-  scopes.delete(id);
-  state.release(why);
+export function endWorkerScopes(list: readonly unknown[], start: number, end: number): void {
+  for (let i = start; i < end; i += 2) {
+    const ref = list[i] as number;
+    const state = scopes.get(ref);
+    if (state === undefined) continue;
+    scopes.delete(ref);
+    state.release(list[i + 1] as string);
+  }
 }
 
 /** The shared-entry copies of a live scope (in a worker, or a scope of the worker's own). */

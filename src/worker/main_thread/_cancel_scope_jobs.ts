@@ -25,14 +25,7 @@ export function cancelScopeJobs(
   graceMs: number,
   cancel: (job: Job, overdue?: PoolWorker, why?: Error) => void,
 ): void {
-  const taken: Job[] = [];
-  let kept = 0;
-  for (const job of queue) {
-    if (job.scope === scope) taken.push(job);
-    else queue[kept++] = job;
-  }
-  queue.length = kept;
-  for (const job of taken) cancel(job);
+  if (queue.length > 0) cancelQueued(scope, queue, cancel);
   if (graceMs > MAX_TIMER_MS) return;
   for (const worker of workers) {
     const job = worker?.job;
@@ -41,4 +34,15 @@ export function cancelScopeJobs(
       if (job.worker === worker) cancel(job, worker, taskOverdueError(job.task, graceMs));
     }, graceMs);
   }
+}
+
+function cancelQueued(scope: PoolScope, queue: Job[], cancel: (job: Job) => void): void {
+  const taken: Job[] = [];
+  let kept = 0;
+  for (const job of queue) {
+    if (job.scope === scope) taken.push(job);
+    else queue[kept++] = job;
+  }
+  queue.length = kept;
+  for (const job of taken) cancel(job);
 }

@@ -6,11 +6,13 @@ import { describe, notCloneableError } from "../../_errors.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
 import type { CacheScope } from "../../core/cache_scope.ts";
 import type { PoolScope, PoolWorker } from "./_pool_worker.ts";
+import { defaultContext } from "./_pool_options.ts";
 
 export class CarriedScopes {
   #context: (scope: CacheScope) => object | undefined;
   /** Live scopes by id; each removes itself when it ends. */
   #scopes: Map<string, PoolScope> = new Map();
+  #nextRef = 0;
   /** The pool's part when a scope ends: cancelling the scope's tasks. */
   #onEnd: (scope: PoolScope) => void;
 
@@ -32,23 +34,8 @@ export class CarriedScopes {
     const known = this.#scopes.get(state.id);
     if (known !== undefined) return known;
     const context = this.#context(state.handle);
-    if (context !== undefined && (typeof context !== "object" || context === null)) {
-      throw new TypeError(
-        `Cannot carry cache scope ${state.id} into a worker: context must return an object or undefined, received ${
-          describe(context)
-        }`,
-      );
-    }
-    try {
-      structuredClone(context);
-    } catch (cause) {
-      throw notCloneableError(
-        `carry cache scope ${state.id} into a worker`,
-        "its context is",
-        cause,
-      );
-    }
-    const scope: PoolScope = { id: state.id, state, context, workers: new Set() };
+    if (this.#context !== defaultContext) checkContext(state, context);
+    const scope: PoolScope = { id: state.id, ref: this.#nextRef++, state, context, workers: [] };
     this.#scopes.set(state.id, scope);
     state.onEnd(() => this.#end(scope));
     return scope;
@@ -62,33 +49,61 @@ export class CarriedScopes {
 
   /** Whether `worker` holds a copy of the scope already (else its next task carries it). */
   isIn(worker: PoolWorker, scope: PoolScope): boolean {
-    return worker.scopes.has(scope.id);
+    return scope.workers.includes(worker);
   }
 
   /** Records that a task carried the scope's opening into `worker`: it ends there too. */
   carriedInto(worker: PoolWorker, scope: PoolScope): void {
-    worker.scopes.add(scope.id);
-    scope.workers.add(worker);
+    scope.workers.push(worker);
   }
 
   /** A stopped worker holds nothing any more. */
   forget(worker: PoolWorker): void {
-    for (const id of worker.scopes) this.#scopes.get(id)?.workers.delete(worker);
+    for (const scope of this.#scopes.values()) {
+      const place = scope.workers.indexOf(worker);
+      if (place !== -1) scope.workers.splice(place, 1);
+    }
   }
 
   clear(): void {
     this.#scopes.clear();
   }
 
-  /** Tells the workers first, so a running task's `cacheSignal()` aborts before any grace. */
+  /**
+   * Tells the workers first, so a running task's `cacheSignal()` aborts before any grace; a
+   * worker that runs no task of the scope hears of it with its next message (see `endScope`).
+   */
   #end(scope: PoolScope): void {
     this.#scopes.delete(scope.id);
     const why = scope.state.endedBecause as string;
     for (const worker of scope.workers) {
-      worker.scopes.delete(scope.id);
-      worker.post({ type: "end", scope: scope.id, why });
+      worker.endScope(scope.ref, why, worker.job?.scope === scope);
     }
-    scope.workers.clear();
+    scope.workers.length = 0;
     this.#onEnd(scope);
+  }
+}
+
+/**
+ * Checks what a `context` option returned for a scope: an object or `undefined`, and one that
+ * clones, so that the error names the context rather than the task that would carry it. The
+ * default context is strings only, and is not checked.
+ */
+function checkContext(state: ScopeState, context: unknown): void {
+  if (context !== undefined && (typeof context !== "object" || context === null)) {
+    throw new TypeError(
+      `Cannot carry cache scope ${state.id} into a worker: context must return an object or undefined, received ${
+        describe(context)
+      }`,
+    );
+  }
+  try {
+    structuredClone(context);
+  } catch (cause) {
+    throw notCloneableError(
+      `carry cache scope ${state.id} into a worker`,
+      "its context is",
+      cause,
+    );
   }
 }

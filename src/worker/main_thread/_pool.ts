@@ -17,6 +17,7 @@ import {
   noWorkerStartedError,
   poolDisposedError,
   queueFullError,
+  sharedWorkerStoppedError,
   taskFailedError,
   taskNotCloneableError,
   workerCrashedError,
@@ -26,7 +27,8 @@ import { validMapOptions, type ValidOptions, validRunCall, validUrl } from "./_p
 import { CarriedScopes } from "./_carried_scopes.ts";
 import { cancelScopeJobs } from "./_cancel_scope_jobs.ts";
 import { answerLookup, releasePeer, reportPending, reportSettled } from "./_shared_entries.ts";
-import type { FromWorker } from "../_protocol.ts";
+import type { DoneMessage, FromWorker } from "../_protocol.ts";
+import type { SerializedError } from "../_error_transfer.ts";
 import { type StartThread, threadStarter } from "./_start_thread.ts";
 
 export class Pool<T extends TaskMap> implements WorkerPool<T> {
@@ -38,7 +40,6 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   /** The workers; `undefined` marks a place whose worker failed to start (filled on `run`). */
   #workers: (PoolWorker | undefined)[];
   #queue: Job[] = [];
-  #running = 0;
   #nextJob = 0;
   #scopes: CarriedScopes;
   /** For {@linkcode spawnWorker}: the scope every task runs in, whoever submits it. */
@@ -86,8 +87,10 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
       const signal = validRunCall(task, args, options);
       if (this.#disposed) throw poolDisposedError(task, undefined);
       signal?.throwIfAborted();
-      const idle = this.#workers.some((worker) => worker?.ready && worker.job === undefined);
-      if (!idle && this.#queue.length >= this.#maxQueue) throw queueFullError(task, this.#maxQueue);
+      const full = this.#queue.length >= this.#maxQueue;
+      if (full && !this.#workers.some((w) => w?.ready && w.job === undefined)) {
+        throw queueFullError(task, this.#maxQueue);
+      }
       const job: Job = {
         id: this.#nextJob++,
         task,
@@ -130,7 +133,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     return {
       size: this.size,
       queued: this.#queue.length,
-      running: this.#running,
+      running: this.#workers.filter((worker) => worker?.job !== undefined).length,
       scopes: this.#scopes.size,
       workers,
     };
@@ -183,19 +186,16 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   #assign(worker: PoolWorker, job: Job): void {
     const scope = job.scope !== undefined && !job.scope.state.ended ? job.scope : undefined;
     const opens = scope !== undefined && !this.#scopes.isIn(worker, scope);
-    const { id, task, args } = job;
-    const context = opens ? scope.context : undefined;
     try {
-      worker.post({ type: "task", id, task, args, scope: scope?.id, opens, context });
+      worker.postTask(job, scope, opens);
     } catch (cause) {
       // Not sent, so not opened in the worker either: the scope's next task there carries it.
-      this.#end(job).reject(taskNotCloneableError(task, args, cause));
+      this.#end(job).reject(taskNotCloneableError(job.task, job.args, cause));
       return;
     }
     if (opens) this.#scopes.carriedInto(worker, scope);
     worker.job = job;
     job.worker = worker;
-    this.#running++;
   }
 
   /** The job leaves the pool: no longer running, and its abort listener is removed. */
@@ -203,7 +203,6 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     if (job.worker !== undefined) {
       if (job.worker.job === job) job.worker.job = undefined;
       job.worker = undefined;
-      this.#running--;
     }
     if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
     if (job.grace !== undefined) clearTimeout(job.grace);
@@ -220,20 +219,15 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     this.#dispatch();
   };
 
-  #receive = (worker: PoolWorker, message: FromWorker): void => {
+  #receive = (worker: PoolWorker, data: FromWorker): void => {
+    if (Array.isArray(data)) return this.#answered(worker, (data as DoneMessage)[0], data[1]);
+    const message = data as Exclude<FromWorker, DoneMessage>;
     switch (message.type) {
       case "ready":
         worker.ready = true;
         return this.#dispatch();
-      case "done":
-      case "failed": {
-        const job = worker.job;
-        if (job === undefined || job.id !== message.id) return;
-        this.#end(job);
-        if (message.type === "done") job.resolve(message.value);
-        else job.reject(taskFailedError(message.error, job.task));
-        return this.#dispatch();
-      }
+      case "failed":
+        return this.#answered(worker, message.id, undefined, message.error);
       case "lookup":
         return answerLookup(this.#scopes.live(message.scope), message.entry, worker);
       case "pending":
@@ -246,6 +240,16 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
         return worker.announcedExit(message.code);
     }
   };
+
+  /** The worker answered task `id`: its job leaves with the value, or with the `error`. */
+  #answered(worker: PoolWorker, id: number, value: unknown, error?: SerializedError): void {
+    const job = worker.job;
+    if (job === undefined || job.id !== id) return;
+    this.#end(job);
+    if (error === undefined) job.resolve(value);
+    else job.reject(taskFailedError(error, job.task));
+    this.#dispatch();
+  }
 
   #crashed = (worker: PoolWorker, error: Error): void => {
     const job = worker.job;
@@ -282,12 +286,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
    */
   #stop(worker: PoolWorker, reason: Error, replace: boolean): void {
     if (worker.job !== undefined) this.#end(worker.job);
-    releasePeer(
-      worker,
-      new Error(
-        `Cannot finish a shared computation: the worker running it stopped (${reason.message})`,
-      ),
-    );
+    releasePeer(worker, sharedWorkerStoppedError(reason));
     this.#scopes.forget(worker);
     const stopping = worker.stop(reason);
     this.#stopping.add(stopping);

@@ -97,3 +97,10 @@ export function taskOverdueError(task: string, graceMs: number): Error {
 export function taskFailedError(error: SerializedError, task: string): Error {
   return reviveError(error, `task ${JSON.stringify(task)} in a worker of the pool`);
 }
+
+/** What waited for a shared computation gets when the worker running it stopped. */
+export function sharedWorkerStoppedError(reason: Error): Error {
+  return new Error(
+    `Cannot finish a shared computation: the worker running it stopped (${reason.message})`,
+  );
+}

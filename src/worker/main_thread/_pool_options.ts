@@ -27,7 +27,8 @@ export function validUrl(url: string | URL, action: string): URL {
   );
 }
 
-function defaultContext(scope: CacheScope): object | undefined {
+/** The `context` option's default: the request's `url` and `method`, when they are strings. */
+export function defaultContext(scope: CacheScope): object | undefined {
   const request = scope.request as { url?: unknown; method?: unknown } | undefined;
   if (request === undefined || typeof request.url !== "string") return undefined;
   return typeof request.method === "string"

@@ -12,6 +12,7 @@ import {
   type LookupAnswer,
   nameOfEntry,
   type Outcome,
+  type TaskMessage,
   type ToWorker,
 } from "../_protocol.ts";
 import type { StartThread, WorkerThread } from "./_start_thread.ts";
@@ -37,14 +38,24 @@ export interface Job {
 /** A main-thread scope that this pool has carried into workers. */
 export interface PoolScope {
   readonly id: string;
+  /** Its number in the pool: how messages name it (see `TaskMessage`). */
+  readonly ref: number;
   readonly context: object | undefined;
-  /** The workers that hold a copy of it, to be told when it ends. */
-  readonly workers: Set<PoolWorker>;
+  /** The workers that hold a copy of it, to be told when it ends (a pool has a few). */
+  readonly workers: PoolWorker[];
   readonly state: ScopeState;
 }
 
 /** How long a worker's own "exit" message waits for the runtime's exit or error event. */
 const EXIT_GRACE_MS = 50;
+
+/**
+ * How long an ending waits for a message to carry it before it is sent on its own. Long enough
+ * that a steady stream of tasks carries every ending and the timer rarely fires (each firing of
+ * a timer costs a wake-up of the thread), short enough that an idle worker drops an ended
+ * request's entries soon.
+ */
+const ENDS_DELAY_MS = 20;
 
 export class PoolWorker implements Peer {
   waitingFor: SharedEntry | undefined;
@@ -54,8 +65,6 @@ export class PoolWorker implements Peer {
   /** Whether the thread was stopped or died: nothing is sent to it any more. */
   dead = false;
   job: Job | undefined;
-  /** Ids of the scopes the worker holds a copy of. */
-  readonly scopes: Set<string> = new Set();
   readonly #thread: WorkerThread;
   readonly #flag: Int32Array;
   readonly #port: MessagePort;
@@ -63,6 +72,13 @@ export class PoolWorker implements Peer {
     new Map();
   #nextStats = 0;
   readonly #onCrash: (worker: PoolWorker, error: Error) => void;
+  /**
+   * Endings not told yet (see {@linkcode endScope}), as `Endings` pairs: one array, emptied
+   * each time a message carries it.
+   */
+  readonly #ends: (number | string)[] = [];
+  /** Tells {@linkcode #ends} if no message has carried them by then. */
+  #endsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     start: StartThread,
@@ -93,9 +109,59 @@ export class PoolWorker implements Peer {
     }, EXIT_GRACE_MS);
   }
 
-  /** Sends a message; it throws if the message does not clone. */
+  /**
+   * Sends a message, after the endings not told yet (in a message of their own); it throws if
+   * the message does not clone.
+   */
   post(message: ToWorker, transfer?: Transferable[]): void {
-    if (!this.dead) this.#thread.post(message, transfer);
+    if (this.dead) return;
+    if (this.#ends.length > 0) this.#tellEnds();
+    this.#thread.post(message, transfer);
+  }
+
+  /**
+   * Sends `job` to run in `scope` (whose opening it carries if `opens`), with the endings not
+   * told yet; it throws if the message does not clone (the endings are then still to tell).
+   */
+  postTask(job: Job, scope: PoolScope | undefined, opens: boolean): void {
+    if (this.dead) return;
+    const ends = this.#ends;
+    const message: TaskMessage = [
+      job.id,
+      job.task,
+      scope?.ref,
+      opens ? scope?.id : undefined,
+      opens ? scope?.context : undefined,
+      ends.length >> 1,
+      ...ends,
+      ...job.args,
+    ];
+    this.#thread.post(message);
+    ends.length = 0; // cloned by the post: the worker has them now
+  }
+
+  /**
+   * Tells the worker that `scope` ended there too. With `now` (the worker runs a task of that
+   * scope, whose `cacheSignal()` must abort at once) it is a message of its own; otherwise the
+   * next message to the worker carries it, or, if none comes within `ENDS_DELAY_MS`, a message
+   * of its own: a request with one task then costs no message for its end. Either way the
+   * worker hears of it before anything posted after it.
+   */
+  endScope(scope: number, why: string, now: boolean): void {
+    if (this.dead) return;
+    this.#ends.push(scope, why);
+    if (now) this.#tellEnds();
+    else this.#endsTimer ??= setTimeout(this.#endsDue, ENDS_DELAY_MS);
+  }
+
+  #endsDue = (): void => {
+    this.#endsTimer = undefined;
+    if (this.#ends.length > 0 && !this.dead) this.#tellEnds();
+  };
+
+  #tellEnds(): void {
+    this.#thread.post({ type: "end", ends: this.#ends });
+    this.#ends.length = 0;
   }
 
   answer(answer: LookupAnswer, name: string): void {
@@ -147,6 +213,8 @@ export class PoolWorker implements Peer {
   stop(reason: Error): Promise<void> {
     this.answer({ kind: "compute", share: false }, "");
     this.dead = true;
+    clearTimeout(this.#endsTimer);
+    this.#ends.length = 0;
     for (const waiter of this.#stats.values()) waiter.reject(reason);
     this.#stats.clear();
     this.#port.close();
