@@ -39,7 +39,7 @@ export function findKey(
   args: ArrayLike<unknown>,
 ): unknown {
   if (isOwnKey(receiver, args)) return ownKey(args);
-  let node: KeyNode | CallKey | undefined = table.roots.get(rootOf(args.length, receiver));
+  let node: KeyNode | CallKey | undefined = table.roots?.get(rootOf(args.length, receiver));
   if (receiver !== undefined && node !== undefined) node = (node as KeyNode).get(receiver);
   for (let i = 0; node !== undefined && i < args.length; i++) {
     node = (node as KeyNode).get(args[i]);
@@ -57,8 +57,9 @@ export function internKey(
   const path: unknown[] = receiver === undefined ? [] : [receiver];
   for (let i = 0; i < args.length; i++) path.push(args[i]);
   const root = rootOf(args.length, receiver);
-  let node = table.roots.get(root);
-  if (node === undefined) table.roots.set(root, node = new Map());
+  const roots = table.roots ??= new Map();
+  let node = roots.get(root);
+  if (node === undefined) roots.set(root, node = new Map());
   for (let i = 0; i < path.length - 1; i++) {
     let next = node.get(path[i]) as KeyNode | undefined;
     if (next === undefined) node.set(path[i], next = new Map());

@@ -10,7 +10,10 @@ export const EndedBecause = {
   clientGone: "the client went away",
   /** The response body was sent in full (or the server said the response is done). */
   responseSent: "the response was sent",
-  /** The handler returned, and nothing more was waited for (`waitForBody: false`, no body). */
+  /**
+   * The handler returned, and nothing more was waited for (`waitForBody: false`, no body, or a
+   * fixed body passed through).
+   */
   handlerReturned: "the handler returned",
   /** The handler threw, or its promise rejected. */
   handlerThrew: "the handler threw",

@@ -42,8 +42,11 @@ export type KeyNode = Map<unknown, KeyNode | CallKey>;
 export class EntryTable {
   readonly name: string;
   readonly entries: Map<unknown, Entry> = new Map();
-  /** Trie roots by call shape (arity, and whether a receiver leads the path). */
-  readonly roots: Map<number, KeyNode> = new Map();
+  /**
+   * Trie roots by call shape (arity, and whether a receiver leads the path); made by the first
+   * interned key, as most functions take one argument and never need one.
+   */
+  roots: Map<number, KeyNode> | undefined = undefined;
   /** The tags of the entries that have some; made by the first tagged entry. */
   tags: TagIndex | undefined;
   /** Calls answered by a settled entry. */
@@ -76,7 +79,7 @@ export class EntryTable {
     entry.state = DROPPED;
     if (this.pending !== undefined) this.pending.dropped = true;
     this.tags?.forget(key);
-    if (isCallKey(key)) forgetCallKey(this.roots, key);
+    if (this.roots !== undefined && isCallKey(key)) forgetCallKey(this.roots, key);
     return true;
   }
 
@@ -128,7 +131,7 @@ export class EntryTable {
     for (const entry of this.entries.values()) entry.state = DROPPED;
     if (this.pending !== undefined) this.pending.dropped = true;
     this.entries.clear();
-    this.roots.clear();
+    this.roots = undefined;
     this.tags = undefined;
     return dropped;
   }
