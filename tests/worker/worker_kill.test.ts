@@ -14,6 +14,12 @@ import type { tasks } from "./fixtures/fault_tasks.ts";
 
 const FAULT_TASKS_URL = new URL("./fixtures/fault_tasks.ts", import.meta.url);
 
+/**
+ * How long an awaited event may take before the test calls it a hang: generous, as replacing a
+ * worker starts a thread, which takes seconds on a loaded 2-core machine.
+ */
+const HANG_MS = 30_000;
+
 /** Rejects with a clear error after `ms` instead of letting a hang stall the run. */
 async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -42,7 +48,7 @@ for (const [task, code, how] of exits) {
       await using pool = createWorkerPool<typeof tasks>(FAULT_TASKS_URL, { size: 1 });
       await runInCacheScope({ url: "/killed" }, async (scope) => {
         assert.equal((await pool.run("remember", ["kept"])).scope, scope.id);
-        await assert.rejects(within(pool.run(task, ["lost"]), 5_000, task), (error) => {
+        await assert.rejects(within(pool.run(task, ["lost"]), HANG_MS, task), (error) => {
           assert.ok(error instanceof WorkerCrashError, String(error));
           assert.equal(error.task, task);
           assert.equal(
@@ -53,7 +59,7 @@ for (const [task, code, how] of exits) {
         });
         // The replacement worker serves the same request, with a fresh copy of its scope: what
         // the dead worker remembered for it is gone, not carried over or shared.
-        const again = await within(pool.run("remember", ["kept"]), 5_000, "the next task");
+        const again = await within(pool.run("remember", ["kept"]), HANG_MS, "the next task");
         assert.deepEqual([again.scope, again.run], [scope.id, 1]);
       });
       await runInCacheScope({ url: "/next" }, async (scope) => {
@@ -61,7 +67,7 @@ for (const [task, code, how] of exits) {
         const mine = await pool.run("remember", ["kept"]);
         assert.deepEqual([mine.scope, mine.context], [scope.id, { url: "/next" }]);
       });
-      const stats = await within(pool.stats(), 5_000, "the pool's stats");
+      const stats = await within(pool.stats(), HANG_MS, "the pool's stats");
       assert.equal(stats.scopes, 0);
       assert.deepEqual(stats.workers.map((w) => [w.scopes, w.entries]), [[0, 0]]);
     },
@@ -105,7 +111,7 @@ test("a worker stopped while it computes a shared entry: the main thread's calle
     const waiting = sharedSlow("x");
     controller.abort(new Error("stop"));
     await assert.rejects(task, { message: "stop" });
-    await assert.rejects(within(Promise.resolve(waiting), 5_000, "the shared entry"), {
+    await assert.rejects(within(Promise.resolve(waiting), HANG_MS, "the shared entry"), {
       message:
         /^Cannot finish a shared computation: the worker running it stopped \(task "sharedThenHang" was aborted\)/,
     });
