@@ -9,7 +9,15 @@ import assert from "node:assert/strict";
 import { do_not_optimize, measure } from "mitata";
 import DataLoader from "dataloader";
 import { perRequestBatch, runInCacheScope } from "../mod.ts";
-import { type Check, median, ratioCheck, type Row, type Section } from "./_section.ts";
+import {
+  type Check,
+  medianRatio,
+  mitataTiming,
+  ratioCheck,
+  type Row,
+  rowOf,
+  type Section,
+} from "./_section.ts";
 
 interface User {
   readonly id: number;
@@ -75,8 +83,6 @@ const cases: readonly { name: string; body(): Promise<number> }[] = [
   },
 ];
 
-const timing = { min_cpu_time: 300e6, min_samples: 12 };
-
 /** The batching section: time per request, ours over DataLoader's. */
 export const batchSection: Section = {
   title: "Batching: an N+1 resolver workload (issue 13)",
@@ -86,25 +92,22 @@ export const batchSection: Section = {
     const perRound = new Map<string, number[]>(cases.map(({ name }) => [name, []]));
     for (let round = 0; round < rounds; round++) {
       for (const { name, body } of cases) {
-        const stats = await measure(async () => do_not_optimize(await body()), { ...timing });
+        const stats = await measure(async () => do_not_optimize(await body()), { ...mitataTiming });
         perRound.get(name)!.push(stats.p50);
       }
     }
-    const rows: Row[] = cases.map(({ name }) => {
-      const samples = perRound.get(name)!;
-      return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
-    });
+    const rows: Row[] = cases.map(({ name }) => rowOf(name, perRound.get(name)!));
     const ours = perRound.get(OURS)!;
     const theirs = perRound.get(THEIRS)!;
     const checks: Check[] = [
       ratioCheck(
         "perRequestBatch / DataLoader per request (time per request)",
-        median(ours.map((ns, i) => ns / theirs[i])),
+        medianRatio(ours, theirs),
         1,
       ),
       ratioCheck(
         "perRequestBatch / DataLoader per request inside runInCacheScope",
-        median(ours.map((ns, i) => ns / perRound.get(THEIRS_IN_SCOPE)![i])),
+        medianRatio(ours, perRound.get(THEIRS_IN_SCOPE)!),
         undefined,
       ),
     ];

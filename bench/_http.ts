@@ -33,7 +33,15 @@ import {
 import { cacheScope } from "../hono.ts";
 import { isBun, isDeno, nativeFetchServer, serveFetch } from "../tests/server/_servers.ts";
 import type { LoadJob, LoadResult } from "./_load_generator.ts";
-import { type Check, median, ratioCheck, rotated, type Row, type Section } from "./_section.ts";
+import {
+  type Check,
+  median,
+  ratioCheck,
+  rotated,
+  type Row,
+  rowOf,
+  type Section,
+} from "./_section.ts";
 
 const NONE = "no middleware";
 const ALS_RUN = "als.run middleware (floor)";
@@ -327,10 +335,6 @@ function pointsCheck(name: string, points: number, max: number | undefined): Che
     pass,
     detail: `${margin.toFixed(1)} points ${pass ? "under" : "over"}`,
   };
-}
-
-function rowOf(name: string, samples: readonly number[]): Row {
-  return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
 }
 
 /** The HTTP benchmarks of issue 5, item 5. */

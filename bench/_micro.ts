@@ -16,7 +16,15 @@ import { memoize as microMemoize } from "micro-memoize";
 import memoize from "memoize";
 import moizeModule from "moize";
 import { currentScope, openCacheScope, perRequestCache, runInCacheScope } from "../mod.ts";
-import { type Check, median, ratioCheck, type Row, type Section } from "./_section.ts";
+import {
+  type Check,
+  medianRatio,
+  mitataTiming,
+  ratioCheck,
+  type Row,
+  rowOf,
+  type Section,
+} from "./_section.ts";
 
 interface User {
   readonly id: number;
@@ -402,9 +410,6 @@ const ratios: readonly { of: string; over: string; max?: number }[] = [
   { of: HIT, over: "global Map memo (not per request): hit" },
 ];
 
-/** How long mitata samples one case in one round (it keeps going until both are reached). */
-const timing = { min_cpu_time: 300e6, min_samples: 12 };
-
 /** The micro-benchmarks of issue 5, items 1–4. */
 export const microSection: Section = {
   title: "Micro-benchmarks (items 1–4)",
@@ -418,21 +423,14 @@ export const microSection: Section = {
     for (let round = 0; round < rounds; round++) {
       // Interleaved rounds: a drift of the machine's speed lands on every case alike.
       for (const { name, within, body } of cases) {
-        const stats = await within(() => measure(body, { ...timing }));
+        const stats = await within(() => measure(body, { ...mitataTiming }));
         perRound.get(name)!.push(stats.p50);
       }
     }
-    const rows: Row[] = cases.map(({ name }) => {
-      const samples = perRound.get(name)!;
-      return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
-    });
-    // Each ratio is taken within a round, then the median over rounds: both sides of a ratio
-    // were measured a few seconds apart at most.
-    const checks: Check[] = ratios.map(({ of, over, max }) => {
-      const a = perRound.get(of)!;
-      const b = perRound.get(over)!;
-      return ratioCheck(`${of} / ${over}`, median(a.map((ns, i) => ns / b[i])), max);
-    });
+    const rows: Row[] = cases.map(({ name }) => rowOf(name, perRound.get(name)!));
+    const checks: Check[] = ratios.map(({ of, over, max }) =>
+      ratioCheck(`${of} / ${over}`, medianRatio(perRound.get(of)!, perRound.get(over)!), max)
+    );
     return {
       rows,
       checks,

@@ -51,6 +51,25 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** How long mitata samples one case in one round (it keeps going until both are reached). */
+export const mitataTiming: { min_cpu_time: number; min_samples: number } = {
+  min_cpu_time: 300e6,
+  min_samples: 12,
+};
+
+/** A case's row: the median over rounds, and the smallest and largest round. */
+export function rowOf(name: string, samples: readonly number[]): Row {
+  return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
+}
+
+/**
+ * The ratio of two cases measured in the same rounds: taken within each round, then the median
+ * over rounds, so both sides of each ratio were measured a few seconds apart at most.
+ */
+export function medianRatio(of: readonly number[], over: readonly number[]): number {
+  return median(of.map((ns, round) => ns / over[round]));
+}
+
 /**
  * Checks `ratio` against "at most `max`": PASS with the margin left, or MISS with how far past
  * the target it is ("by 23%" means 1.23× the allowed ratio).

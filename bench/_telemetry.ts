@@ -20,7 +20,16 @@ import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { perRequestCache, runInCacheScope } from "../mod.ts";
 import { cacheScope } from "../hono.ts";
 import { instrumentCache } from "../otel.ts";
-import { type Check, median, ratioCheck, rotated, type Row, type Section } from "./_section.ts";
+import {
+  type Check,
+  medianRatio,
+  mitataTiming,
+  ratioCheck,
+  rotated,
+  type Row,
+  rowOf,
+  type Section,
+} from "./_section.ts";
 
 class NoExportReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -95,8 +104,6 @@ async function instrumented<T>(on: boolean, work: () => Promise<T>): Promise<T> 
   return await work();
 }
 
-const timing = { min_cpu_time: 300e6, min_samples: 12 };
-
 export const telemetrySection: Section = {
   title: "Telemetry (issue 16): instrumentCache() on, against nobody subscribed",
 
@@ -105,19 +112,16 @@ export const telemetrySection: Section = {
     const perRound = new Map<string, number[]>(cases.map(({ name }) => [name, []]));
     for (let round = 0; round < rounds; round++) {
       for (const { name, instrumented: on, within, body } of rotated(cases, round)) {
-        const stats = await instrumented(on, () => within(() => measure(body, { ...timing })));
+        const stats = await instrumented(
+          on,
+          () => within(() => measure(body, { ...mitataTiming })),
+        );
         perRound.get(name)!.push(stats.p50);
       }
     }
-    const rows: Row[] = cases.map(({ name }) => {
-      const samples = perRound.get(name)!;
-      return { name, ns: median(samples), spread: [Math.min(...samples), Math.max(...samples)] };
-    });
-    const ratio = (of: string, over: string): Check => {
-      const a = perRound.get(of)!;
-      const b = perRound.get(over)!;
-      return ratioCheck(`${of} / ${over}`, median(a.map((ns, i) => ns / b[i])), undefined);
-    };
+    const rows: Row[] = cases.map(({ name }) => rowOf(name, perRound.get(name)!));
+    const ratio = (of: string, over: string): Check =>
+      ratioCheck(`${of} / ${over}`, medianRatio(perRound.get(of)!, perRound.get(over)!), undefined);
     return {
       rows,
       checks: [ratio(HIT_ON, HIT_OFF), ratio(REQUEST_ON, REQUEST_OFF)],

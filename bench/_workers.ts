@@ -29,7 +29,16 @@ import { setTimeout as delay } from "node:timers/promises";
 import { currentScope, runInCacheScope } from "../mod.ts";
 import { createWorkerPool, spawnWorker, type WorkerPool } from "../worker.ts";
 import type { tasks } from "./_echo_tasks.ts";
-import { type Check, median, ratioCheck, rotated, type Row, type Section } from "./_section.ts";
+import {
+  type Check,
+  median,
+  medianRatio,
+  ratioCheck,
+  rotated,
+  type Row,
+  rowOf,
+  type Section,
+} from "./_section.ts";
 
 const BARE = "bare postMessage round trip";
 const IN_SCOPE = "pool.run, in an open scope";
@@ -218,16 +227,8 @@ export const workersSection: Section = {
       await pool[Symbol.asyncDispose]();
       await bare.terminate();
     }
-    const rows: Row[] = [...perRound].map(([name, samples]) => ({
-      name,
-      ns: median(samples),
-      spread: [Math.min(...samples), Math.max(...samples)],
-    }));
-    const ratio = (of: string, over: string) => {
-      const a = perRound.get(of)!;
-      const b = perRound.get(over)!;
-      return median(a.map((ns, round) => ns / b[round]));
-    };
+    const rows: Row[] = [...perRound].map(([name, samples]) => rowOf(name, samples));
+    const ratio = (of: string, over: string) => medianRatio(perRound.get(of)!, perRound.get(over)!);
     const checks: Check[] = [
       ratioCheck(`${IN_SCOPE} / ${BARE}`, ratio(IN_SCOPE, BARE), maxPoolOverhead),
       ratioCheck(`${SCOPE_PER_TASK} / ${BARE}`, ratio(SCOPE_PER_TASK, BARE), maxPoolOverhead),

@@ -168,7 +168,7 @@ export function perRequestBatch<K, V>(
   // one whose promise is still pending (its batch waiting or in flight) is a join (`join`).
   function load(key: K): Promise<V> {
     const scope = storage.getStore()?.current;
-    if (scope === undefined || scope.ended) return loadAlone(key);
+    if (scope === undefined) return loadAlone(key);
     let cacheKey: unknown = key;
     if (keyOf !== undefined) {
       try {
@@ -187,6 +187,8 @@ export function perRequestBatch<K, V>(
         return entry.value as Promise<V>;
       }
     } else {
+      // An ended scope has no tables (so no hits either), and is given none.
+      if (scope.ended) return loadAlone(key);
       table = scope.table(index, name, true);
     }
     return enqueue(scope, table, key, cacheKey);

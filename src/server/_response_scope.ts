@@ -58,9 +58,7 @@ export function completionOf(serverArgument: unknown): Completion | undefined {
  * that signal ends the scope. Elsewhere a fixed body is passed through untouched, and any other
  * body is read through a stream of our own whose `pull` runs inside the request's frame, so
  * that a user stream's `pull` (called by our `read()`) sees the request whatever context the
- * runtime reads the response from. `honoRequest` is given by the Hono middleware: Hono answers
- * HEAD by running the GET route and dropping its body unread and uncancelled
- * (`new Response(null, getResponse)`), so for HEAD the scope does not wait for that body.
+ * runtime reads the response from.
  */
 export function scopeResponse(
   response: Response,
@@ -68,7 +66,6 @@ export function scopeResponse(
   frame: Frame,
   options: ResponseScopeOptions,
   serverArgument: unknown,
-  honoRequest?: { readonly method: string },
 ): Response {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
@@ -82,9 +79,7 @@ export function scopeResponse(
       // A fixed body is passed through untouched: reading `response.body` would make it a stream.
       // A body that is locked or was read already throws here: nothing will ever read it, so
       // the scope ends now and the error goes to the server.
-      if (!hasFixedBody(response) && honoRequest?.method !== "HEAD") {
-        reader = response.body?.getReader();
-      }
+      if (!hasFixedBody(response)) reader = response.body?.getReader();
     }
   } catch (error) {
     endScopeLoggingErrors(handle, EndedBecause.bodyFailed);

@@ -1,4 +1,5 @@
-import type { ScopeState } from "../core/_scope_state.ts";
+import type { Frame, ScopeState } from "../core/_scope_state.ts";
+import type { CacheScope } from "../core/cache_scope.ts";
 import { clientGoneLoggingErrors } from "./_end_scope_logging_errors.ts";
 
 /**
@@ -29,3 +30,15 @@ export function watchRequestSignal(state: ScopeState): () => void {
 }
 
 function ignore(): void {}
+
+/**
+ * The scope a fetch integration's request opened in `frame`, now watching its client; or
+ * `undefined` when the request joined an outer scope (`handle` is then not its opening handle),
+ * whose own opener watches it.
+ */
+export function watchedScope(frame: Frame, handle: CacheScope): ScopeState | undefined {
+  const state = frame.current!;
+  if (state.handle !== handle) return undefined;
+  state.watchClient = watchRequestSignal;
+  return state;
+}

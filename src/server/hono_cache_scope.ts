@@ -1,8 +1,12 @@
 import { handlerThrew } from "./_end_scope_logging_errors.ts";
-import { watchRequestSignal } from "./_watch_client.ts";
+import { watchedScope } from "./_watch_client.ts";
 import { storage } from "../core/_scope_state.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
-import { type CacheScopeOptions, getValidCacheScopeOptions } from "./_cache_scope_options.ts";
+import {
+  type CacheScopeOptions,
+  getValidCacheScopeOptions,
+  type ResponseScopeOptions,
+} from "./_cache_scope_options.ts";
 import { scopeResponse } from "./_response_scope.ts";
 import { openRunFrame } from "../core/_run_frame.ts";
 
@@ -67,15 +71,16 @@ export type CacheScopeMiddleware = (c: HonoContextLike, next: () => Promise<void
  */
 export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
   const valid = getValidCacheScopeOptions(options, "create the cacheScope() middleware");
+  // Hono answers HEAD by running the GET route and dropping its body unread and uncancelled
+  // (`new Response(null, getResponse)`), so waiting for that body would keep the scope forever.
+  const forHead: ResponseScopeOptions = { ...valid, waitForBody: false };
   return function cacheScopeMiddleware(c, next) {
     const request = c.req.raw;
     const { frame, handle } = openRunFrame(
       request,
       requestIdentity(request, "open the request's cache scope"),
     );
-    // Only the scope this request opened watches its client (not an outer one it joined).
-    const watched = frame.current!.handle === handle ? frame.current : undefined;
-    if (watched !== undefined) watched.watchClient = watchRequestSignal;
+    const watched = watchedScope(frame, handle);
     let handled: Promise<void>;
     try {
       // `next` itself runs in the frame: no closure or async function of our own around it.
@@ -87,7 +92,13 @@ export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
     return Promise.resolve(handled).then(() => {
       watched?.stopWatchingClient();
       const returned = c.res as Response;
-      const response = scopeResponse(returned, handle, frame, valid, c.env, request);
+      const response = scopeResponse(
+        returned,
+        handle,
+        frame,
+        request.method === "HEAD" ? forHead : valid,
+        c.env,
+      );
       if (response !== returned) {
         // The new response already carries every header of the old one; clearing first stops
         // Hono's setter from copying them all over again into yet another Response.

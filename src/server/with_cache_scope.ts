@@ -2,7 +2,7 @@ import { endScopeLoggingErrors, handlerThrew } from "./_end_scope_logging_errors
 import { EndedBecause } from "../core/_end_reasons.ts";
 import { type Frame, type ScopeState, storage } from "../core/_scope_state.ts";
 import { isPromiseLike } from "../core/_is_promise_like.ts";
-import { watchRequestSignal } from "./_watch_client.ts";
+import { watchedScope } from "./_watch_client.ts";
 import { describe } from "../_errors.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
 import {
@@ -88,9 +88,7 @@ export function withCacheScope<
   return function handleWithCacheScope(request: Req, ...rest: Rest): Promise<Res> {
     const identity = requestIdentity(request, "handle a request with a cache scope");
     const { frame, handle } = openRunFrame(request, identity);
-    // Only the scope this request opened watches its client (not an outer one it joined).
-    const watched = frame.current!.handle === handle ? frame.current : undefined;
-    if (watched !== undefined) watched.watchClient = watchRequestSignal;
+    const watched = watchedScope(frame, handle);
     const call = handler as (request: Req, ...rest: unknown[]) => Res | Promise<Res>;
     let returned: Res | Promise<Res>;
     try {
