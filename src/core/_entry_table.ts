@@ -2,9 +2,14 @@
  * One cached function's entries inside one scope.
  *
  * Keys are what `_call_key.ts` derives from a call: the argument itself for the common
- * one-argument call, or an interned {@linkcode CallKey} for every other shape. The `Map`'s
- * insertion order doubles as the recency order for `maxEntries`, so a bounded table costs one
- * `delete` + `set` per hit and nothing else.
+ * one-argument call, or an interned {@linkcode CallKey} for every other shape. Insertion order
+ * doubles as the recency order for `maxEntries`, so a bounded table costs one move to the end
+ * per hit and nothing else.
+ *
+ * Most cached functions are called with one key per request (the current user, the session),
+ * so a table holds its first entry in two fields of its own and makes a `Map` only for a second
+ * key: a `Map` that is written to costs a request more than the rest of its scope on Bun (see
+ * `npm run bench`, in-process HTTP rows). Keys compare as a `Map` compares them (SameValueZero).
  */
 import { TagIndex } from "./_tag_index.ts";
 
@@ -39,9 +44,16 @@ export interface CallKey {
 /** A trie node: one `Map` per argument position. Leaves are {@linkcode CallKey}s. */
 export type KeyNode = Map<unknown, KeyNode | CallKey>;
 
+/** What {@linkcode EntryTable.firstKey} holds while the first slot is empty: no call's key. */
+const NO_KEY: unique symbol = Symbol("no key");
+
 export class EntryTable {
   readonly name: string;
-  readonly entries: Map<unknown, Entry> = new Map();
+  /** The key of the entry in the first slot, or {@linkcode NO_KEY}; unused once `more` exists. */
+  firstKey: unknown = NO_KEY;
+  firstEntry: Entry | undefined = undefined;
+  /** Every entry, in insertion order, once a second key came: the first slot is then empty. */
+  more: Map<unknown, Entry> | undefined = undefined;
   /**
    * Trie roots by call shape (arity, and whether a receiver leads the path); made by the first
    * interned key, as most functions take one argument and never need one.
@@ -69,11 +81,53 @@ export class EntryTable {
     this.batches = batched ? 0 : undefined;
   }
 
+  /** The entry stored under `key`, or `undefined`. */
+  get(key: unknown): Entry | undefined {
+    const more = this.more;
+    if (more !== undefined) return more.get(key);
+    return sameKey(this.firstKey, key) ? this.firstEntry : undefined;
+  }
+
+  /** Stores `entry` under `key`: in its place if the key has one, else after the others. */
+  set(key: unknown, entry: Entry): void {
+    const more = this.more;
+    if (more !== undefined) {
+      more.set(key, entry);
+    } else if (this.firstKey === NO_KEY || sameKey(this.firstKey, key)) {
+      this.firstKey = key;
+      this.firstEntry = entry;
+    } else {
+      const made = this.more = new Map();
+      made.set(this.firstKey, this.firstEntry!);
+      made.set(key, entry);
+      this.firstKey = NO_KEY;
+      this.firstEntry = undefined;
+    }
+  }
+
+  /** Moves the entry under `key` after all the others: it is now the most recently used. */
+  touch(key: unknown, entry: Entry): void {
+    const more = this.more;
+    if (more === undefined) return; // one entry is first and last alike
+    more.delete(key);
+    more.set(key, entry);
+  }
+
+  /** How many entries the table holds. */
+  get size(): number {
+    if (this.more !== undefined) return this.more.size;
+    return this.firstKey === NO_KEY ? 0 : 1;
+  }
+
   /** Drops one entry, its tags and, for an interned key, its path in the trie. */
   delete(key: unknown): boolean {
-    const entry = this.entries.get(key);
+    const entry = this.get(key);
     if (entry === undefined) return false;
-    this.entries.delete(key);
+    if (this.more !== undefined) this.more.delete(key);
+    else {
+      this.firstKey = NO_KEY;
+      this.firstEntry = undefined;
+    }
     // Marked only once it has left: a delete cut short (a stack overflow) keeps a FAILED entry
     // FAILED, which the next call runs again (see callAndStore in per_request_cache.ts).
     entry.state = DROPPED;
@@ -98,8 +152,8 @@ export class EntryTable {
 
   /** Drops the least recently used entries until at most `max` remain. */
   evictBeyond(max: number): void {
-    while (this.entries.size > max) {
-      this.delete(this.entries.keys().next().value);
+    while (this.size > max) {
+      this.delete(this.more === undefined ? this.firstKey : this.more.keys().next().value);
     }
   }
 
@@ -122,19 +176,27 @@ export class EntryTable {
     }, (error: unknown) => {
       if (entry.state !== PENDING) return;
       if (keepsRejection(error)) entry.state = READY;
-      else if (this.entries.get(key) === entry) this.delete(key);
+      else if (this.get(key) === entry) this.delete(key);
     });
   }
 
   clear(): number {
-    const dropped = this.entries.size;
-    for (const entry of this.entries.values()) entry.state = DROPPED;
+    const dropped = this.size;
+    if (this.more !== undefined) { for (const entry of this.more.values()) entry.state = DROPPED; }
+    else if (this.firstEntry !== undefined) this.firstEntry.state = DROPPED;
     if (this.pending !== undefined) this.pending.dropped = true;
-    this.entries.clear();
+    this.firstKey = NO_KEY;
+    this.firstEntry = undefined;
+    this.more = undefined;
     this.roots = undefined;
     this.tags = undefined;
     return dropped;
   }
+}
+
+/** SameValueZero, as `Map` compares keys: `NaN` equals `NaN`, and `0` equals `-0`. */
+function sameKey(a: unknown, b: unknown): boolean {
+  return a === b || (a !== a && b !== b);
 }
 
 const callKeys = new WeakSet<object>();

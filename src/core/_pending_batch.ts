@@ -58,7 +58,7 @@ export class PendingBatch {
     this.keys.push(key);
     if (this.cacheKeys !== this.keys) this.cacheKeys.push(cacheKey);
     this.entries.push(entry);
-    this.table?.entries.set(cacheKey, entry);
+    this.table?.set(cacheKey, entry);
     return entry;
   }
 
@@ -242,7 +242,7 @@ function reject(batch: PendingBatch, slot: number, error: Error, options: ValidB
   if (table === undefined || entry.state !== PENDING) return;
   const cacheKey = batch.cacheKeys[slot];
   if (keepsRejection(options.cacheRejections, error, options, options.name)) entry.state = READY;
-  else if (table.entries.get(cacheKey) === entry) table.delete(cacheKey);
+  else if (table.get(cacheKey) === entry) table.delete(cacheKey);
 }
 
 /** The error of every key of a batch whose function threw or rejected. */

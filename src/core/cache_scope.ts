@@ -95,14 +95,14 @@ export class CacheScope implements Disposable {
     let { hits } = this.#state; // those of dropped tables: the live ones count their own
     // forEach skips the holes of the sparse table array.
     this.#state.tables.forEach((table) => {
-      entries += table.entries.size;
+      entries += table.size;
       hits += table.hits;
       functions.push({
         name: table.name,
         hits: table.hits,
         misses: table.misses,
         joins: table.joins,
-        entries: table.entries.size,
+        entries: table.size,
         ...(table.batches === undefined ? undefined : { batches: table.batches }),
       });
     });

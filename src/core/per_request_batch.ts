@@ -179,7 +179,7 @@ export function perRequestBatch<K, V>(
     }
     let table = scope.tables[index];
     if (table !== undefined) {
-      const entry = table.entries.get(cacheKey);
+      const entry = table.get(cacheKey);
       if (entry !== undefined) {
         if (entry.state !== READY) return join(scope, table, entry);
         table.hits++; // the scope's total is summed from its tables (see ScopeState.hits)
@@ -221,7 +221,7 @@ export function perRequestBatch<K, V>(
         // Dropped from the table while its batch waits: the batch's answer will not be stale,
         // so the entry comes back, pending again and tagged anew, and the load joins it.
         entry.state = PENDING;
-        table.entries.set(cacheKey, entry);
+        table.set(cacheKey, entry);
         if (tags !== undefined) table.tag(cacheKey, tags);
         return join(scope, table, entry);
       }
@@ -269,11 +269,11 @@ export function perRequestBatch<K, V>(
     const cacheKey = keyOf === undefined ? key : keyOf(key);
     const tags = tagsOf === undefined ? undefined : tagsOfCall(tagsOf, [key], name);
     const table = scope.table(index, name, true);
-    if (table.entries.has(cacheKey)) return false;
+    if (table.get(cacheKey) !== undefined) return false;
     const promise = value instanceof Error ? Promise.reject(value) : Promise.resolve(value);
     // A primed error is there for a later load to find; until then it is nobody's rejection.
     promise.catch(() => {});
-    table.entries.set(cacheKey, primedEntry(promise));
+    table.set(cacheKey, primedEntry(promise));
     if (tags !== undefined) table.tag(cacheKey, tags);
     return true;
   }

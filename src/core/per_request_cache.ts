@@ -131,7 +131,7 @@ function cacheFunction(
   const keepsRejectionOf = (error: unknown) => keepsRejection(cacheRejections, error, cached, name);
 
   // The hot path. A call with at most one key part and no receiver (one argument or none, or a
-  // `key` option) is found with one store read, one array index and one Map lookup, and
+  // `key` option) is found with one store read, one array index and one key lookup in the table, and
   // allocates nothing: `arguments` is only read, and handed on only through `apply`, which V8
   // and JSC forward without building an array. A rest parameter that reaches a call the engine
   // does not inline is built on every call, so the hit path has none (the hit benchmarks guard
@@ -155,7 +155,7 @@ function cacheFunction(
       if (parts !== undefined) key = findKey(table, this, parts);
       // Where a call is classified, one branch per outcome: a hit (READY, a settled entry), a
       // join (a promise still in flight, `join`), or a miss (`callAndStore`).
-      const entry = table.entries.get(key);
+      const entry = table.get(key);
       if (entry !== undefined) {
         if (entry.state === READY) {
           table.hits++; // the scope's total is summed from its tables (see ScopeState.hits)
@@ -194,10 +194,7 @@ function cacheFunction(
     entry: Entry,
     outcome: "hit" | "join",
   ): unknown {
-    if (maxEntries !== Infinity) {
-      table.entries.delete(key);
-      table.entries.set(key, entry);
-    }
+    if (maxEntries !== Infinity) table.touch(key, entry);
     if (callChannel.hasSubscribers) publishCall(scope.handle, name, outcome, entry.value);
     return entry.value;
   }
@@ -218,7 +215,7 @@ function cacheFunction(
     const table = scope.table(index, name);
     if (parts !== undefined) key = internKey(table, receiver, parts);
     const entry: Entry = { value: undefined, state: COMPUTING };
-    table.entries.set(key, entry);
+    table.set(key, entry);
     if (tags !== undefined) table.tag(key, tags); // now: invalidateTags reaches it in flight
     table.misses++;
     scope.misses++;
@@ -230,7 +227,7 @@ function cacheFunction(
       // cleanup below can overflow too (V8 leaves it undone in about 1 overflow in 30), and a
       // FAILED entry is then run again instead of answering `undefined`.
       entry.state = FAILED;
-      if (table.entries.get(key) === entry) table.delete(key);
+      if (table.get(key) === entry) table.delete(key);
       throw error;
     }
     entry.value = value;
@@ -286,10 +283,10 @@ function cacheFunction(
         const tags = tagsOfCall(tagsOf, args, name); // a primed entry is tagged like a computed one
         const table = scope.table(index, name);
         const key = internKey(table, receiver, partsOf(args));
-        const existing = table.entries.get(key);
+        const existing = table.get(key);
         if (existing !== undefined && existing.state !== FAILED) return false;
         const entry: Entry = { value, state: READY };
-        table.entries.set(key, entry);
+        table.set(key, entry);
         if (tags !== undefined) table.tag(key, tags);
         settle(table, key, entry);
         return true;

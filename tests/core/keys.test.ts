@@ -34,6 +34,21 @@ test("arguments compare with SameValueZero: NaN equals NaN and -0 equals 0", () 
   assert.equal(runs.length, 3);
 });
 
+test("a function's first key in a scope compares as every later one: NaN, -0 and 0", () => {
+  // A table holds its first entry apart from the rest (see _entry_table.ts): both must match.
+  for (const [first, again] of [[NaN, NaN], [-0, 0], [0, -0]]) {
+    const { fn, runs } = recorder();
+    runInCacheScope({}, (scope) => {
+      assert.equal(fn(first), fn(again));
+      assert.equal(scope.stats.entries, 1);
+      fn("second key");
+      assert.equal(fn(again), 1);
+      assert.equal(scope.stats.entries, 2);
+    });
+    assert.equal(runs.length, 2, `first key ${first}, then ${again}`);
+  }
+});
+
 test("objects compare by identity, not by content", () => {
   const { fn, runs } = recorder();
   const a = { id: 1 };

@@ -79,7 +79,7 @@ export function workerStats(): WorkerStats {
   const held = new Set<ScopeState>([...scopes.values(), ...copies.keys()]);
   let entries = 0;
   for (const state of held) {
-    state.tables.forEach((table) => entries += table.entries.size);
+    state.tables.forEach((table) => entries += table.size);
     entries += copies.get(state)?.size ?? 0;
   }
   return { scopes: held.size, entries, tasks: tasksRun };
