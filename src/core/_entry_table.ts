@@ -8,8 +8,8 @@
  *
  * Most cached functions are called with one key per request (the current user, the session),
  * so a table holds its first entry in two fields of its own and makes a `Map` only for a second
- * key: a `Map` that is written to costs a request more than the rest of its scope on Bun (see
- * `npm run bench`, in-process HTTP rows). Keys compare as a `Map` compares them (SameValueZero).
+ * key: a `Map` that is written to is the costliest object a scope would otherwise make, most of
+ * all on Bun. Keys compare as a `Map` compares them (SameValueZero).
  */
 import { TagIndex } from "./_tag_index.ts";
 
