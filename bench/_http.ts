@@ -429,30 +429,23 @@ export const httpSection: Section = {
           ? "not a floor here: this runtime tells a fixed body apart without the getter"
           : "not a floor on Node: the getter returns the stream the body was made into already",
       },
-      {
-        ...inProcessCheck(TRACK_FLOOR, MAP_FLOOR),
-        detail: isDeno || isBun
-          ? "not a floor here: only a body that may be a stream is tracked"
-          : `${floor} on Node: nothing tells a fixed body from a stream, so every body is tracked`,
-      },
-      {
-        ...inProcessCheck(ONE_CALL, TRACK_FLOOR),
-        detail: isDeno || isBun
-          ? "not a floor here: a fixed body is passed through, not tracked"
-          : "what cacheScope() adds to a bare tracker: the core's scope and cached call",
-      },
-      {
-        ...inProcessCheck(WRAP_TRACK_FLOOR, WRAP_FLOOR),
-        detail: isDeno || isBun
-          ? "not a floor here: only a body that may be a stream is tracked"
-          : `${floor} on Node: nothing tells a fixed body from a stream, so every body is tracked`,
-      },
-      {
-        ...inProcessCheck(WRAP, WRAP_TRACK_FLOOR),
-        detail: isDeno || isBun
-          ? "not a floor here: a fixed body is passed through, not tracked"
-          : "what withCacheScope adds to a bare tracker: the core's scope and cached call",
-      },
+      // Where every body is tracked (Node), the bare tracker bounds each in-process target.
+      ...[[ONE_CALL, TRACK_FLOOR, MAP_FLOOR], [WRAP, WRAP_TRACK_FLOOR, WRAP_FLOOR]].flatMap((
+        [app, tracker, base],
+      ): Check[] => [
+        {
+          ...inProcessCheck(tracker, base),
+          detail: isDeno || isBun
+            ? "not a floor here: only a body that may be a stream is tracked"
+            : `${floor} on Node: nothing tells a fixed body from a stream, so every body is tracked`,
+        },
+        {
+          ...inProcessCheck(app, tracker),
+          detail: isDeno || isBun
+            ? "not a floor here: a fixed body is passed through, not tracked"
+            : `what ${app} adds to that bare tracker: the core's scope and cached call`,
+        },
+      ]),
       pointsCheck(
         `server CPU: ${TRACK_FLOOR} vs ${MAP_FLOOR}, points lost vs ${NONE}`,
         cpuCost(TRACK_FLOOR, NONE) - cpuCost(MAP_FLOOR, NONE),

@@ -53,28 +53,19 @@ function expected(id: string): string {
   return [0, 1, 2].map((n) => `chunk ${n}@${id};`).join("");
 }
 
-test("withCacheScope: every pull of a streamed body runs in the request's scope, whoever reads it", async () => {
-  let scope: CacheScope | undefined;
-  const handler = withCacheScope((_request: Request) => {
-    scope = currentScope();
-    return new Response(pulledBody(3));
+for (const answer of ["a response", "a promise of one"]) {
+  test(`withCacheScope, a handler that returns ${answer}: every pull of a streamed body runs in the request's scope, whoever reads it`, async () => {
+    let scope: CacheScope | undefined;
+    const handler = withCacheScope((_request: Request) => {
+      scope = currentScope();
+      const response = new Response(pulledBody(3));
+      return answer === "a response" ? response : delay(1).then(() => response);
+    });
+    const response = await handler(new Request("http://localhost/"));
+    assert.equal(await readElsewhere(response), expected(scope!.id));
+    assert.equal(scope!.disposed, true);
   });
-  const response = await handler(new Request("http://localhost/"));
-  assert.equal(await readElsewhere(response), expected(scope!.id));
-  assert.equal(scope!.disposed, true);
-});
-
-test("withCacheScope: the same when the handler answers with a promise", async () => {
-  let scope: CacheScope | undefined;
-  const handler = withCacheScope(async (_request: Request) => {
-    scope = currentScope();
-    await delay(1);
-    return new Response(pulledBody(3));
-  });
-  const response = await handler(new Request("http://localhost/"));
-  assert.equal(await readElsewhere(response), expected(scope!.id));
-  assert.equal(scope!.disposed, true);
-});
+}
 
 test("cacheScope(): every pull of a streamed body runs in the request's scope, whoever reads it", async () => {
   let scope: CacheScope | undefined;
