@@ -68,6 +68,7 @@ const SCOPE_WRAP_FLOOR = "floor: runInCacheScope around app.fetch + 1 cached cal
 // Once read, every body is a stream, so it is tracked: the least a tracker can cost is a
 // stream whose pull reads the body, in a new Response.
 const TRACK_FLOOR = "floor: als.run middleware + Map, body through a bare pull stream";
+const WRAP_TRACK_FLOOR = "floor: als.run around app.fetch + Map, body through a bare pull stream";
 
 const BODY = "Hello Hono!";
 
@@ -203,6 +204,12 @@ const apps: readonly App[] = [
   {
     name: WRAP_FLOOR,
     fetch: (request, env) => mapAls.run(new Map(), () => bareApp.fetch(request, env)),
+    onServer: false,
+  },
+  {
+    name: WRAP_TRACK_FLOOR,
+    fetch: (request, env) =>
+      mapAls.run(new Map(), async () => throughBarePullStream(await bareApp.fetch(request, env))),
     onServer: false,
   },
   {
@@ -422,13 +429,23 @@ export const httpSection: Section = {
           ? "not a floor here: this runtime tells a fixed body apart without the getter"
           : "not a floor on Node: the getter returns the stream the body was made into already",
       },
-      {
-        ...inProcessCheck(TRACK_FLOOR, MAP_FLOOR),
-        detail: isDeno || isBun
-          ? "not a floor here: only a body that may be a stream is tracked"
-          : `${floor} on Node: nothing tells a fixed body from a stream, so every body is tracked`,
-      },
-      inProcessCheck(ONE_CALL, TRACK_FLOOR),
+      // Where every body is tracked (Node), the bare tracker bounds each in-process target.
+      ...[[ONE_CALL, TRACK_FLOOR, MAP_FLOOR], [WRAP, WRAP_TRACK_FLOOR, WRAP_FLOOR]].flatMap((
+        [app, tracker, base],
+      ): Check[] => [
+        {
+          ...inProcessCheck(tracker, base),
+          detail: isDeno || isBun
+            ? "not a floor here: only a body that may be a stream is tracked"
+            : `${floor} on Node: nothing tells a fixed body from a stream, so every body is tracked`,
+        },
+        {
+          ...inProcessCheck(app, tracker),
+          detail: isDeno || isBun
+            ? "not a floor here: a fixed body is passed through, not tracked"
+            : `what ${app} adds to that bare tracker: the core's scope and cached call`,
+        },
+      ]),
       pointsCheck(
         `server CPU: ${TRACK_FLOOR} vs ${MAP_FLOOR}, points lost vs ${NONE}`,
         cpuCost(TRACK_FLOOR, NONE) - cpuCost(MAP_FLOOR, NONE),
@@ -517,6 +534,7 @@ export const httpSection: Section = {
         WRAP,
         BODY_FLOOR,
         TRACK_FLOOR,
+        WRAP_TRACK_FLOOR,
         SCOPE_MW_FLOOR,
         SCOPE_WRAP_FLOOR,
       ].includes(name);

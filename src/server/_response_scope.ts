@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
 import { type Frame, storage } from "../core/_scope_state.ts";
@@ -70,16 +71,20 @@ export function scopeResponse(
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     if (options.serverTiming) response = withServerTiming(response, handle);
-    if (options.waitForBody && response.status !== 101) {
+    if (options.waitForBody) {
       const completion = completionOf(serverArgument);
       if (completion !== undefined) {
-        completion((why) => endScopeLoggingErrors(handle, why));
-        return response;
+        if (response.status !== 101) {
+          completion((why) => endScopeLoggingErrors(handle, why));
+          return response;
+        }
+      } else if (!hasFixedBody(response) && response.status !== 101) {
+        // A fixed body is passed through untouched: reading `response.body` would make it a
+        // stream; a 101 has no body to wait for. A body that is locked or was read already
+        // throws here: nothing will ever read it, so the scope ends now and the error goes to
+        // the server.
+        reader = response.body?.getReader();
       }
-      // A fixed body is passed through untouched: reading `response.body` would make it a stream.
-      // A body that is locked or was read already throws here: nothing will ever read it, so
-      // the scope ends now and the error goes to the server.
-      if (!hasFixedBody(response)) reader = response.body?.getReader();
     }
   } catch (error) {
     endScopeLoggingErrors(handle, EndedBecause.bodyFailed);
@@ -100,12 +105,17 @@ function trackedBody(
 ): ReadableStream<Uint8Array> {
   const end = (why: string) => endScopeLoggingErrors(handle, why);
   const read = () => reader.read();
+  // The frame is entered once per body, not per chunk: `storage.run` builds a new async
+  // context each time it enters one (on Node, a copy of every store's slot, on entry and on
+  // exit), while a resource made in the frame re-enters the context it captured. Both server
+  // integrations answer in the frame already, where `run` builds nothing.
+  const context = storage.run(frame, bodyContext);
   return new ReadableStream<Uint8Array>({
     // A plain `then` instead of an async function: one promise per chunk, not three.
     pull(controller) {
       let reading: Promise<ReadableStreamReadResult<Uint8Array>>;
       try {
-        reading = storage.run(frame, read);
+        reading = context.runInAsyncScope(read);
       } catch (error) {
         // Thrown, not rejected (a stack overflow): the body errors, and the scope still ends.
         end(EndedBecause.bodyFailed);
@@ -133,6 +143,11 @@ function trackedBody(
       }
     },
   });
+}
+
+/** The current async context, every store's slot as it is now, to run a body's reads in. */
+function bodyContext(): AsyncResource {
+  return new AsyncResource("reqcache.body");
 }
 
 /**

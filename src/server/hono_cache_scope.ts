@@ -81,15 +81,7 @@ export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
       requestIdentity(request, "open the request's cache scope"),
     );
     const watched = watchedScope(frame, handle);
-    let handled: Promise<void>;
-    try {
-      // `next` itself runs in the frame: no closure or async function of our own around it.
-      handled = storage.run(frame, next);
-    } catch (error) {
-      return Promise.reject(handlerThrew(watched, handle, error));
-    }
-    // One `then` rather than an `async` function: a single promise of our own per request.
-    return Promise.resolve(handled).then(() => {
+    const respond = () => {
       watched?.stopWatchingClient();
       const returned = c.res as Response;
       const response = scopeResponse(
@@ -105,8 +97,27 @@ export function cacheScope(options?: CacheScopeOptions): CacheScopeMiddleware {
         c.res = undefined;
         c.res = response;
       }
-    }, (error) => {
+    };
+    const fail = (error: unknown) => {
       throw handlerThrew(watched, handle, error);
-    });
+    };
+    try {
+      return storage.run(frame, thenInFrame, next, respond, fail);
+    } catch (error) {
+      return Promise.reject(handlerThrew(watched, handle, error));
+    }
   };
+}
+
+/**
+ * Calls `next` and waits for it in the request's frame: the response is then handled in that
+ * frame too, so a body that is tracked enters the frame without a context of its own. One
+ * `then` rather than an `async` function: a single promise of our own per request.
+ */
+function thenInFrame(
+  next: () => Promise<void>,
+  respond: () => void,
+  fail: (error: unknown) => never,
+): Promise<void> {
+  return Promise.resolve(next()).then(respond, fail);
 }

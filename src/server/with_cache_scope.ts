@@ -85,51 +85,89 @@ export function withCacheScope<
     );
   }
   const valid = getValidCacheScopeOptions(options, "wrap a handler with a cache scope");
-  return function handleWithCacheScope(request: Req, ...rest: Rest): Promise<Res> {
+  const call = handler as (request: Req, ...rest: unknown[]) => Res | Promise<Res>;
+  // A plain parameter list read through `arguments`: a rest parameter would make an array per
+  // request.
+  return function handleWithCacheScope(request: Req): Promise<Res> {
     const identity = requestIdentity(request, "handle a request with a cache scope");
     const { frame, handle } = openRunFrame(request, identity);
-    const watched = watchedScope(frame, handle);
-    const call = handler as (request: Req, ...rest: unknown[]) => Res | Promise<Res>;
-    let returned: Res | Promise<Res>;
+    const count = arguments.length;
+    const exchange: Exchange<Req, Res> = {
+      call,
+      count,
+      more: count > 3 ? Array.prototype.slice.call(arguments, 1) : undefined,
+      serverArgument: count > 1 ? arguments[1] : undefined,
+      watched: watchedScope(frame, handle),
+      handle,
+      frame,
+      options: valid,
+    };
+    return storage.run(frame, respondInFrame, exchange, request, arguments[2]) as Promise<Res>;
+  } as unknown as (request: Req, ...rest: Rest) => Promise<Res>;
+}
+
+/** One request on its way through a wrapped handler. */
+interface Exchange<Req, Res extends Response | undefined> {
+  readonly call: (request: Req, ...rest: unknown[]) => Res | Promise<Res>;
+  /** How many arguments the server passed, the request included. */
+  readonly count: number;
+  /** The server's arguments after the request, when it passed more than three in all. */
+  readonly more: unknown[] | undefined;
+  /** The server's second argument, where a completion signal may be found. */
+  readonly serverArgument: unknown;
+  /** The scope this request opened, if it did not join an outer one. */
+  readonly watched: ScopeState | undefined;
+  readonly handle: CacheScope;
+  readonly frame: Frame;
+  readonly options: ResponseScopeOptions;
+}
+
+/**
+ * Calls the handler and handles its response, all in the request's frame: a promise's
+ * reactions run in the context they were registered in, so a body that is tracked enters the
+ * frame without a context of its own. The server's arguments go on one by one, exactly as many
+ * as it gave, with no spread call for the arities servers use (one to three): JSC's spread
+ * calls are its slow kind.
+ */
+function respondInFrame<Req, Res extends Response | undefined>(
+  exchange: Exchange<Req, Res>,
+  request: Req,
+  third: unknown,
+): Promise<Res> {
+  const { call, count } = exchange;
+  let returned: Res | Promise<Res>;
+  try {
+    returned = count < 2
+      ? call(request)
+      : count === 2
+      ? call(request, exchange.serverArgument)
+      : count === 3
+      ? call(request, exchange.serverArgument, third)
+      : call(request, ...exchange.more!);
+  } catch (error) {
+    return Promise.reject(handlerThrew(exchange.watched, exchange.handle, error));
+  }
+  // A response returned as it is (not a promise) is answered at once: no promise of our own
+  // waits for it, so the caller's `await` is the request's only hop.
+  if (!isPromiseLike(returned)) {
     try {
-      // The server's arguments go one by one, exactly as many as it gave: no spread call for
-      // the arities servers use (one to three), since JSC's spread calls are its slow kind.
-      returned = rest.length === 0
-        ? storage.run(frame, call, request)
-        : rest.length === 1
-        ? storage.run(frame, call, request, rest[0])
-        : rest.length === 2
-        ? storage.run(frame, call, request, rest[0], rest[1])
-        : storage.run(frame, call, request, ...rest);
+      return Promise.resolve(answer(returned, exchange));
     } catch (error) {
-      return Promise.reject(handlerThrew(watched, handle, error));
+      return Promise.reject(error);
     }
-    // A response returned as it is (not a promise) is answered at once: no promise of our own
-    // waits for it, so the caller's `await` is the request's only hop.
-    if (!isPromiseLike(returned)) {
-      try {
-        return Promise.resolve(answer(returned, watched, handle, frame, valid, rest[0]));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return Promise.resolve(returned).then(
-      (response) => answer(response, watched, handle, frame, valid, rest[0]),
-      (error) => {
-        throw handlerThrew(watched, handle, error);
-      },
-    );
-  };
+  }
+  return Promise.resolve(returned).then(
+    (response) => answer(response, exchange),
+    (error) => {
+      throw handlerThrew(exchange.watched, exchange.handle, error);
+    },
+  );
 }
 
 /** The handler's response, with the request's scope set to end when it has been sent. */
-function answer<Res extends Response | undefined>(
+function answer<Req, Res extends Response | undefined>(
   response: Res,
-  watched: ScopeState | undefined,
-  handle: CacheScope,
-  frame: Frame,
-  options: ResponseScopeOptions,
-  serverArgument: unknown,
+  { watched, handle, frame, options, serverArgument }: Exchange<Req, Res>,
 ): Res {
   watched?.stopWatchingClient();
   if (response === undefined) {
