@@ -199,16 +199,33 @@ function sameKey(a: unknown, b: unknown): boolean {
   return a === b || (a !== a && b !== b);
 }
 
-const callKeys = new WeakSet<object>();
+/**
+ * A key interned by `_call_key.ts`. Told from a user's object (a one-argument call's key) by a
+ * private brand, which no other object can carry: not by a registry of every key made, whose
+ * table would grow with the keys made between two collections.
+ */
+class InternedCallKey implements CallKey {
+  readonly path: readonly unknown[];
+  readonly root: number;
+  #interned: boolean;
+
+  constructor(root: number, path: unknown[]) {
+    this.path = path;
+    this.root = root;
+    this.#interned = true;
+  }
+
+  static holds(value: object): boolean {
+    return #interned in value;
+  }
+}
 
 export function makeCallKey(root: number, path: unknown[]): CallKey {
-  const key: CallKey = { path, root };
-  callKeys.add(key);
-  return key;
+  return new InternedCallKey(root, path);
 }
 
 export function isCallKey(value: unknown): value is CallKey {
-  return typeof value === "object" && value !== null && callKeys.has(value);
+  return typeof value === "object" && value !== null && InternedCallKey.holds(value);
 }
 
 function forgetCallKey(roots: Map<number, KeyNode>, key: CallKey): void {
