@@ -44,13 +44,11 @@ export interface CallKey {
 /** A trie node: one `Map` per argument position. Leaves are {@linkcode CallKey}s. */
 export type KeyNode = Map<unknown, KeyNode | CallKey>;
 
-/** What {@linkcode EntryTable.firstKey} holds while the first slot is empty: no call's key. */
-const NO_KEY: unique symbol = Symbol("no key");
-
 export class EntryTable {
   readonly name: string;
-  /** The key of the entry in the first slot, or {@linkcode NO_KEY}; unused once `more` exists. */
-  firstKey: unknown = NO_KEY;
+  /** The key of the entry in the first slot; meaningless while `firstEntry` is `undefined`. */
+  firstKey: unknown = undefined;
+  /** The entry in the first slot, or `undefined` while it is empty (always, once `more` exists). */
   firstEntry: Entry | undefined = undefined;
   /** Every entry, in insertion order, once a second key came: the first slot is then empty. */
   more: Map<unknown, Entry> | undefined = undefined;
@@ -93,14 +91,14 @@ export class EntryTable {
     const more = this.more;
     if (more !== undefined) {
       more.set(key, entry);
-    } else if (this.firstKey === NO_KEY || sameKey(this.firstKey, key)) {
+    } else if (this.firstEntry === undefined || sameKey(this.firstKey, key)) {
       this.firstKey = key;
       this.firstEntry = entry;
     } else {
       const made = this.more = new Map();
-      made.set(this.firstKey, this.firstEntry!);
+      made.set(this.firstKey, this.firstEntry);
       made.set(key, entry);
-      this.firstKey = NO_KEY;
+      this.firstKey = undefined;
       this.firstEntry = undefined;
     }
   }
@@ -116,7 +114,7 @@ export class EntryTable {
   /** How many entries the table holds. */
   get size(): number {
     if (this.more !== undefined) return this.more.size;
-    return this.firstKey === NO_KEY ? 0 : 1;
+    return this.firstEntry === undefined ? 0 : 1;
   }
 
   /** Drops one entry, its tags and, for an interned key, its path in the trie. */
@@ -124,10 +122,7 @@ export class EntryTable {
     const entry = this.get(key);
     if (entry === undefined) return false;
     if (this.more !== undefined) this.more.delete(key);
-    else {
-      this.firstKey = NO_KEY;
-      this.firstEntry = undefined;
-    }
+    else this.firstKey = this.firstEntry = undefined;
     // Marked only once it has left: a delete cut short (a stack overflow) keeps a FAILED entry
     // FAILED, which the next call runs again (see callAndStore in per_request_cache.ts).
     entry.state = DROPPED;
@@ -185,9 +180,7 @@ export class EntryTable {
     if (this.more !== undefined) { for (const entry of this.more.values()) entry.state = DROPPED; }
     else if (this.firstEntry !== undefined) this.firstEntry.state = DROPPED;
     if (this.pending !== undefined) this.pending.dropped = true;
-    this.firstKey = NO_KEY;
-    this.firstEntry = undefined;
-    this.more = undefined;
+    this.firstKey = this.firstEntry = this.more = undefined;
     this.roots = undefined;
     this.tags = undefined;
     return dropped;

@@ -131,9 +131,9 @@ function cacheFunction(
   const keepsRejectionOf = (error: unknown) => keepsRejection(cacheRejections, error, cached, name);
 
   // The hot path. A call with at most one key part and no receiver (one argument or none, or a
-  // `key` option) is found with one store read, one array index and one key lookup in the table, and
-  // allocates nothing: `arguments` is only read, and handed on only through `apply`, which V8
-  // and JSC forward without building an array. A rest parameter that reaches a call the engine
+  // `key` option) is found with one store read, one array index and one key lookup in the
+  // table, and allocates nothing: `arguments` is only read, and handed on only through `apply`,
+  // which V8 and JSC forward without building an array. A rest parameter that reaches a call the engine
   // does not inline is built on every call, so the hit path has none (the hit benchmarks guard
   // this rule), and V8 inlines `cached` only below 460 bytes of bytecode.
   function cached(this: unknown): unknown {

@@ -71,20 +71,17 @@ export function scopeResponse(
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     if (options.serverTiming) response = withServerTiming(response, handle);
-    if (options.waitForBody) {
+    // A 101 (an upgraded connection) has no body to wait for.
+    if (options.waitForBody && response.status !== 101) {
       const completion = completionOf(serverArgument);
       if (completion !== undefined) {
-        if (response.status !== 101) {
-          completion((why) => endScopeLoggingErrors(handle, why));
-          return response;
-        }
-      } else if (!hasFixedBody(response) && response.status !== 101) {
-        // A fixed body is passed through untouched: reading `response.body` would make it a
-        // stream; a 101 has no body to wait for. A body that is locked or was read already
-        // throws here: nothing will ever read it, so the scope ends now and the error goes to
-        // the server.
-        reader = response.body?.getReader();
+        completion((why) => endScopeLoggingErrors(handle, why));
+        return response;
       }
+      // A fixed body is passed through untouched: reading `response.body` would make it a
+      // stream. A body that is locked or was read already throws here: nothing will ever read
+      // it, so the scope ends now and the error goes to the server.
+      if (!hasFixedBody(response)) reader = response.body?.getReader();
     }
   } catch (error) {
     endScopeLoggingErrors(handle, EndedBecause.bodyFailed);

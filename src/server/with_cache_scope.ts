@@ -94,27 +94,31 @@ export function withCacheScope<
     const count = arguments.length;
     const exchange: Exchange<Req, Res> = {
       call,
+      request,
       count,
+      serverArgument: arguments[1],
+      third: arguments[2],
       more: count > 3 ? Array.prototype.slice.call(arguments, 1) : undefined,
-      serverArgument: count > 1 ? arguments[1] : undefined,
       watched: watchedScope(frame, handle),
       handle,
       frame,
       options: valid,
     };
-    return storage.run(frame, respondInFrame, exchange, request, arguments[2]) as Promise<Res>;
+    return storage.run(frame, respondInFrame, exchange) as Promise<Res>;
   } as unknown as (request: Req, ...rest: Rest) => Promise<Res>;
 }
 
 /** One request on its way through a wrapped handler. */
 interface Exchange<Req, Res extends Response | undefined> {
   readonly call: (request: Req, ...rest: unknown[]) => Res | Promise<Res>;
+  readonly request: Req;
   /** How many arguments the server passed, the request included. */
   readonly count: number;
-  /** The server's arguments after the request, when it passed more than three in all. */
-  readonly more: unknown[] | undefined;
   /** The server's second argument, where a completion signal may be found. */
   readonly serverArgument: unknown;
+  readonly third: unknown;
+  /** The server's arguments after the request, when it passed more than three in all. */
+  readonly more: unknown[] | undefined;
   /** The scope this request opened, if it did not join an outer one. */
   readonly watched: ScopeState | undefined;
   readonly handle: CacheScope;
@@ -131,10 +135,8 @@ interface Exchange<Req, Res extends Response | undefined> {
  */
 function respondInFrame<Req, Res extends Response | undefined>(
   exchange: Exchange<Req, Res>,
-  request: Req,
-  third: unknown,
 ): Promise<Res> {
-  const { call, count } = exchange;
+  const { call, request, count } = exchange;
   let returned: Res | Promise<Res>;
   try {
     returned = count < 2
@@ -142,7 +144,7 @@ function respondInFrame<Req, Res extends Response | undefined>(
       : count === 2
       ? call(request, exchange.serverArgument)
       : count === 3
-      ? call(request, exchange.serverArgument, third)
+      ? call(request, exchange.serverArgument, exchange.third)
       : call(request, ...exchange.more!);
   } catch (error) {
     return Promise.reject(handlerThrew(exchange.watched, exchange.handle, error));
