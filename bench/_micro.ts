@@ -60,6 +60,8 @@ const RUN_FLOOR = "floor: als.run(store, fn)";
 const RUN = "runInCacheScope(request, fn)";
 const ENTER_OBJECTS_FLOOR = "floor: enterWith + restore, and a scope's objects";
 const RUN_OBJECTS_FLOOR = "floor: als.run, and a scope's objects";
+const ENTER_RECORD_FLOOR = "floor: enterWith + restore, and one scope record as the store";
+const RUN_RECORD_FLOOR = "floor: als.run, and one scope record as the store";
 const SHARED_MEMO_FLOOR = "floor: hand-written memoizer shared by 5 call shapes, hit";
 const UNARY_MEMO_FLOOR = "floor: hand-written one-argument memoizer, hit";
 
@@ -95,10 +97,12 @@ let missKey = 0;
  * The objects a scope needs, as bare classes with the field counts of the package's own (a
  * frame, a scope's state, its handle): what allocating them costs on a runtime is a floor for
  * `openCacheScope` and `runInCacheScope` that no bookkeeping can go under. On Bun, where
- * `enterWith` and `run` are cheap, this allocation is most of a scope's cost.
+ * `enterWith` and `run` are cheap, this allocation is most of a scope's cost. The state alone,
+ * stored as the context's store with no frame and no handle, is the floor of any object model
+ * that keeps what a scope must know (its request, tables, counters, end) in one record.
  */
 const noTables: unknown[] = [];
-const bareStorage = new AsyncLocalStorage<BareFrame | undefined>();
+const bareStorage = new AsyncLocalStorage<BareFrame | BareState | undefined>();
 // Built as the package builds its own: every field assigned in the constructor (see ScopeState).
 class BareFrame {
   declare current: BareState | undefined;
@@ -119,7 +123,7 @@ class BareHandle {
 class BareState {
   declare request: object;
   declare identity: object;
-  declare frame: BareFrame;
+  declare frame: BareFrame | undefined;
   declare before: unknown;
   declare tables: unknown[];
   declare hits: number;
@@ -130,8 +134,9 @@ class BareState {
   declare watchClient: unknown;
   declare why: string | undefined;
   declare extras: unknown;
-  declare handle: BareHandle;
-  constructor(request: object, frame: BareFrame) {
+  declare handle: BareHandle | undefined;
+  /** With a frame: fills its slot and makes a handle. Without: a record that is its own store. */
+  constructor(request: object, frame: BareFrame | undefined) {
     this.request = request;
     this.identity = request;
     this.frame = frame;
@@ -145,8 +150,11 @@ class BareState {
     this.watchClient = undefined;
     this.why = undefined;
     this.extras = undefined;
-    frame.current = this;
-    this.handle = new BareHandle(this);
+    if (frame === undefined) this.handle = undefined;
+    else {
+      frame.current = this;
+      this.handle = new BareHandle(this);
+    }
   }
 }
 
@@ -444,6 +452,16 @@ const cases: readonly Case[] = [
     verify: assertNoStoreLeft,
   },
   {
+    name: ENTER_RECORD_FLOOR,
+    within: outsideAnyStore,
+    body: () => {
+      const before = bareStorage.getStore();
+      bareStorage.enterWith(new BareState(request, undefined));
+      bareStorage.enterWith(before);
+    },
+    verify: assertNoStoreLeft,
+  },
+  {
     name: OPEN,
     within: outsideAnyStore,
     body: () => openCacheScope(request)[Symbol.dispose](),
@@ -470,6 +488,12 @@ const cases: readonly Case[] = [
       new BareState(request, frame); // fills frame.current
       return do_not_optimize(bareStorage.run(frame, returnOne));
     },
+    verify: assertNoStoreLeft,
+  },
+  {
+    name: RUN_RECORD_FLOOR,
+    within: outsideAnyStore,
+    body: () => do_not_optimize(bareStorage.run(new BareState(request, undefined), returnOne)),
     verify: assertNoStoreLeft,
   },
   {
@@ -501,8 +525,10 @@ const ratios: readonly { of: string; over: string; max?: number }[] = [
   { of: ASYNC_HIT, over: ASYNC_STORE_FLOOR },
   // The floors that bound the two scope targets, where allocation outweighs the context switch
   // (Bun).
+  { of: ENTER_RECORD_FLOOR, over: ENTER_FLOOR },
   { of: ENTER_OBJECTS_FLOOR, over: ENTER_FLOOR },
   { of: OPEN, over: ENTER_OBJECTS_FLOOR },
+  { of: RUN_RECORD_FLOOR, over: RUN_FLOOR },
   { of: RUN_OBJECTS_FLOOR, over: RUN_FLOOR },
   { of: RUN, over: RUN_OBJECTS_FLOOR },
   { of: "hit: no arguments", over: FLOOR },
