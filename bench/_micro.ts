@@ -163,9 +163,10 @@ class BareState {
  * several functions with one function body, as `perRequestCache` does, and finds the wrapped
  * function's `Map` by index in the request's store. The closures of one function body share its
  * compiled code and its type feedback (JSC and V8 alike), so a body that serves several call
- * shapes is compiled for all of them, where each getStore() floor above serves one. `handMemoized` serves the
- * five shapes the package's hits are timed after; `handMemoizedUnary` only one-argument
- * functions (a number key and an object key), the least any shared body can be.
+ * shapes is compiled for all of them, where each getStore() floor above serves one.
+ * `handMemoized` serves the five shapes the package's hits are timed after; `handMemoizedUnary`
+ * only one-argument functions (a number key and an object key), the least any shared body can
+ * be.
  */
 const memoFloor = new AsyncLocalStorage<Map<unknown, unknown>[] | undefined>();
 const NO_ARGUMENTS_KEY = Symbol("no arguments");

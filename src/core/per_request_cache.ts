@@ -133,9 +133,9 @@ function cacheFunction(
   // The hot path. A call with at most one key part and no receiver (one argument or none, or a
   // `key` option) is found with one store read, one array index and one key lookup in the
   // table, and allocates nothing: `arguments` is only read, and handed on only through `apply`,
-  // which V8 and JSC forward without building an array. A rest parameter that reaches a call the engine
-  // does not inline is built on every call, so the hit path has none (the hit benchmarks guard
-  // this rule), and V8 inlines `cached` only below 460 bytes of bytecode.
+  // which V8 and JSC forward without building an array. A rest parameter that reaches a call
+  // the engine does not inline is built on every call, so the hit path has none (the hit
+  // benchmarks guard this rule), and V8 inlines `cached` only below 460 bytes of bytecode.
   function cached(this: unknown): unknown {
     const args = arguments as unknown as unknown[]; // typed for `apply`; still `arguments`
     const scope = storage.getStore()?.current;

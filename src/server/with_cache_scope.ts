@@ -97,7 +97,7 @@ export function withCacheScope<
       request,
       count,
       serverArgument: arguments[1],
-      third: arguments[2],
+      thirdArgument: arguments[2],
       more: count > 3 ? Array.prototype.slice.call(arguments, 1) : undefined,
       watched: watchedScope(frame, handle),
       handle,
@@ -116,7 +116,8 @@ interface Exchange<Req, Res extends Response | undefined> {
   readonly count: number;
   /** The server's second argument, where a completion signal may be found. */
   readonly serverArgument: unknown;
-  readonly third: unknown;
+  /** The server's third argument (Cloudflare's `ctx`), if it passed one. */
+  readonly thirdArgument: unknown;
   /** The server's arguments after the request, when it passed more than three in all. */
   readonly more: unknown[] | undefined;
   /** The scope this request opened, if it did not join an outer one. */
@@ -144,7 +145,7 @@ function respondInFrame<Req, Res extends Response | undefined>(
       : count === 2
       ? call(request, exchange.serverArgument)
       : count === 3
-      ? call(request, exchange.serverArgument, exchange.third)
+      ? call(request, exchange.serverArgument, exchange.thirdArgument)
       : call(request, ...exchange.more!);
   } catch (error) {
     return Promise.reject(handlerThrew(exchange.watched, exchange.handle, error));
