@@ -62,3 +62,25 @@ export function runEndListeners(id: string, listeners: (() => void)[]): void {
     );
   }
 }
+
+/**
+ * How {@linkcode disposeBecause} reaches a handle's private release: given once, by the handle
+ * class itself (`CacheScope`'s static block), so the reason travels as an argument and the
+ * handle's public API stays `[Symbol.dispose]()`.
+ */
+let disposeWithReason: (handle: Disposable, why: string) => void;
+
+/** For `CacheScope` only, once: how to dispose one of its handles with a reason. */
+export function grantDisposeBecause(dispose: (handle: Disposable, why: string) => void): void {
+  disposeWithReason = dispose;
+}
+
+/**
+ * Disposes `handle` as `handle[Symbol.dispose]()` does (once; a handle already disposed is
+ * left alone), saying why: for the code that owns a scope's opening handle (a server
+ * integration, `runInCacheScope`), which knows what ended the request. `why` is a phrase of
+ * {@linkcode EndedBecause}.
+ */
+export function disposeBecause(handle: Disposable, why: string): void {
+  disposeWithReason(handle, why);
+}

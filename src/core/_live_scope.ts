@@ -1,4 +1,5 @@
-import { type ScopeState, storage } from "./_scope_state.ts";
+import { storage } from "./_frame.ts";
+import type { ScopeState } from "./_scope_state.ts";
 
 /**
  * The scope cached functions use in the current context, unless it has ended: code that

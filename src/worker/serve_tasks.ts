@@ -1,5 +1,5 @@
 import { serializeError } from "./_error_transfer.ts";
-import { Frame, storage } from "../core/_scope_state.ts";
+import { Frame, storage } from "../core/_frame.ts";
 import { describe, notCloneableError } from "../_errors.ts";
 import { connect, workerLink } from "./in_worker/_worker_link.ts";
 import { type FromWorker, TASK_HEAD, type TaskMessage, type ToWorker } from "./_protocol.ts";

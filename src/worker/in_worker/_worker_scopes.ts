@@ -10,7 +10,8 @@
  */
 import type { Entry } from "../../core/_entry_table.ts";
 import type { WorkerStats } from "../worker_pool_api.ts";
-import { Frame, ScopeState } from "../../core/_scope_state.ts";
+import { Frame } from "../../core/_frame.ts";
+import { ScopeState } from "../../core/_scope_state.ts";
 
 /** The worker's scopes, by their number in the pool (see `TaskMessage`). */
 const scopes = new Map<number, ScopeState>();
