@@ -27,7 +27,8 @@ import { validMapOptions, type ValidOptions, validRunCall, validUrl } from "./_p
 import { CarriedScopes } from "./_carried_scopes.ts";
 import { cancelScopeJobs } from "./_cancel_scope_jobs.ts";
 import { answerLookup, releasePeer, reportPending, reportSettled } from "./_shared_entries.ts";
-import type { DoneMessage, FromWorker } from "../_protocol.ts";
+import type { FromWorker } from "../_protocol.ts";
+import { doneId, type DoneMessage, doneValue, isDoneMessage } from "../_task_message.ts";
 import type { SerializedError } from "../_error_transfer.ts";
 import { type StartThread, threadStarter } from "./_start_thread.ts";
 
@@ -220,7 +221,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   };
 
   #receive = (worker: PoolWorker, data: FromWorker): void => {
-    if (Array.isArray(data)) return this.#answered(worker, (data as DoneMessage)[0], data[1]);
+    if (isDoneMessage(data)) return this.#answered(worker, doneId(data), doneValue(data));
     const message = data as Exclude<FromWorker, DoneMessage>;
     switch (message.type) {
       case "ready":

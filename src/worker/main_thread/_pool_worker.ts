@@ -12,9 +12,9 @@ import {
   type LookupAnswer,
   nameOfEntry,
   type Outcome,
-  type TaskMessage,
   type ToWorker,
 } from "../_protocol.ts";
+import { encodeTask } from "../_task_message.ts";
 import type { StartThread, WorkerThread } from "./_start_thread.ts";
 
 /** A task on its way through the pool. */
@@ -38,7 +38,7 @@ export interface Job {
 /** A main-thread scope that this pool has carried into workers. */
 export interface PoolScope {
   readonly id: string;
-  /** Its number in the pool: how messages name it (see `TaskMessage`). */
+  /** Its number in the pool: how messages name it (see `_task_message.ts`). */
   readonly ref: number;
   readonly context: object | undefined;
   /** The workers that hold a copy of it, to be told when it ends (a pool has a few). */
@@ -126,16 +126,15 @@ export class PoolWorker implements Peer {
   postTask(job: Job, scope: PoolScope | undefined, opens: boolean): void {
     if (this.dead) return;
     const ends = this.#ends;
-    const message: TaskMessage = [
+    const message = encodeTask(
       job.id,
       job.task,
       scope?.ref,
       opens ? scope?.id : undefined,
       opens ? scope?.context : undefined,
-      ends.length >> 1,
-      ...ends,
-      ...job.args,
-    ];
+      ends,
+      job.args,
+    );
     this.#thread.post(message);
     ends.length = 0; // cloned by the post: the worker has them now
   }
