@@ -27,6 +27,22 @@ export const EndedBecause = {
   waitUntilSettled: "its waitUntil work settled",
 } as const;
 
+/** The phrases in a fixed order: a phrase's place is its number. */
+const PHRASES: readonly string[] = Object.values(EndedBecause);
+
+/**
+ * The number of a phrase of {@linkcode EndedBecause}: what a message to a worker carries, as a
+ * number clones for less than a string.
+ */
+export function endReasonCode(why: string): number {
+  return PHRASES.indexOf(why);
+}
+
+/** The phrase of {@linkcode EndedBecause} that `code` numbers (see {@linkcode endReasonCode}). */
+export function endReasonPhrase(code: number): string {
+  return PHRASES[code];
+}
+
 /** The error a scope's signal aborts with: it names the scope and why it ended. */
 export function endReasonError(id: string, why: string): Error {
   const error = new Error(`cache scope ${id} ended: ${why}`);

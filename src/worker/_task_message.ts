@@ -23,11 +23,11 @@
  */
 
 /**
- * Scopes that ended on the main thread, as pairs in one flat array: a scope's number in the
- * pool, then the phrase its reason ends with (`why`). A task carries them inline; an `end`
+ * Scopes that ended on the main thread, as pairs in one flat array of numbers: a scope's number
+ * in the pool, then the number of the phrase its reason ends with (`why`, see `endReasonCode`). A task carries them inline; an `end`
  * message carries this array when no task came in time.
  */
-export type Endings = readonly (number | string)[];
+export type Endings = readonly number[];
 
 /** A task, main thread → worker (see the module's comment for the layout). */
 export type TaskMessage = readonly [
@@ -93,15 +93,15 @@ export function decodeTask(message: TaskMessage): Task {
 /** Worker: calls `end` for each (scope, why) pair that a task message carries. */
 export function endingsOfTask(
   message: TaskMessage,
-  end: (scope: number, why: string) => void,
+  end: (scope: number, why: number) => void,
 ): void {
   const stop = HEAD + 2 * message[5];
-  for (let i = HEAD; i < stop; i += 2) end(message[i] as number, message[i + 1] as string);
+  for (let i = HEAD; i < stop; i += 2) end(message[i] as number, message[i + 1] as number);
 }
 
 /** Worker: calls `end` for each (scope, why) pair of an `end` message's list. */
-export function eachEnding(ends: Endings, end: (scope: number, why: string) => void): void {
-  for (let i = 0; i < ends.length; i += 2) end(ends[i] as number, ends[i + 1] as string);
+export function eachEnding(ends: Endings, end: (scope: number, why: number) => void): void {
+  for (let i = 0; i < ends.length; i += 2) end(ends[i], ends[i + 1]);
 }
 
 /** Worker: the message that answers task `id` with `value`. */

@@ -4,6 +4,7 @@
  */
 import { serializeError } from "../_error_transfer.ts";
 import { Frame, storage } from "../../core/_frame.ts";
+import { endReasonPhrase } from "../../core/_end_reasons.ts";
 import { notCloneableError } from "../../_errors.ts";
 import { connect, workerLink } from "./_worker_link.ts";
 import type { FromWorker, ToWorker } from "../_protocol.ts";
@@ -62,7 +63,7 @@ function receive(data: unknown): void {
     case "init":
       return connect(parent, message.flag, message.port);
     case "end":
-      return eachEnding(message.ends, endWorkerScope);
+      return eachEnding(message.ends, endCarried);
     case "settled":
       return workerLink()?.settled(message.scope, message.entry, message.outcome);
     case "stats":
@@ -81,8 +82,13 @@ function receiveTask(message: TaskMessage): void {
   try {
     runTask(task.id, task.task, task.scope, task.args);
   } finally {
-    endingsOfTask(message, endWorkerScope);
+    endingsOfTask(message, endCarried);
   }
+}
+
+/** Ends the worker's copy of scope `ref`, for the reason numbered `why`. */
+function endCarried(ref: number, why: number): void {
+  endWorkerScope(ref, endReasonPhrase(why));
 }
 
 function runTask(id: number, task: string, scopeRef: number | undefined, args: unknown[]): void {

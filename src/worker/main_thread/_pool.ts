@@ -12,6 +12,7 @@ import type {
 import { liveScope } from "../../core/_live_scope.ts";
 import { type Job, type PoolScope, PoolWorker } from "./_pool_worker.ts";
 import { mapInLanes } from "./_map_in_lanes.ts";
+import { JobQueue } from "./_job_queue.ts";
 import {
   noWorkersError,
   noWorkerStartedError,
@@ -40,7 +41,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   #cancelGraceMs: number;
   /** The workers; `undefined` marks a place whose worker failed to start (filled on `run`). */
   #workers: (PoolWorker | undefined)[];
-  #queue: Job[] = [];
+  #queue: JobQueue = new JobQueue();
   #nextJob = 0;
   #scopes: CarriedScopes;
   /** For {@linkcode spawnWorker}: the scope every task runs in, whoever submits it. */
@@ -143,7 +144,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#disposed) {
       this.#disposed = true;
-      for (const job of this.#queue.splice(0)) {
+      for (const job of this.#queue.takeAll()) {
         this.#end(job).reject(poolDisposedError(job.task, false));
       }
       const reason = new Error("the worker pool was disposed");
@@ -179,7 +180,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
         this.#queue.length > 0 && worker !== undefined && worker.ready && !worker.dead &&
         worker.job === undefined
       ) {
-        this.#assign(worker, this.#queue.shift() as Job);
+        this.#assign(worker, this.#queue.shift()!);
       }
     }
   }
@@ -260,7 +261,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     // A worker that never started is not replaced at once (a broken module would crash in a
     // loop); when no worker is left to serve the queue, the queue gets the error.
     if (!started && this.#workers.every((place) => place === undefined)) {
-      for (const queued of this.#queue.splice(0)) {
+      for (const queued of this.#queue.takeAll()) {
         this.#end(queued).reject(noWorkerStartedError(queued.task, this.#url, error));
       }
     }
@@ -272,9 +273,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     if (worker !== undefined) {
       this.#stop(worker, new Error(`task ${JSON.stringify(job.task)} was aborted`), true);
     } else {
-      const queued = this.#queue.indexOf(job);
-      if (queued === -1) return;
-      this.#queue.splice(queued, 1);
+      if (!this.#queue.remove(job)) return;
     }
     this.#end(job).reject(job.signal?.reason);
     this.#dispatch();

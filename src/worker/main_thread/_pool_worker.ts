@@ -43,6 +43,8 @@ export interface PoolScope {
   readonly context: object | undefined;
   /** The workers that hold a copy of it, to be told when it ends (a pool has a few). */
   readonly workers: PoolWorker[];
+  /** How many of its jobs wait in the pool's queue (kept by `JobQueue`). */
+  queued: number;
   readonly state: ScopeState;
 }
 
@@ -76,7 +78,7 @@ export class PoolWorker implements Peer {
    * Endings not told yet (see {@linkcode endScope}), as `Endings` pairs: one array, emptied
    * each time a message carries it.
    */
-  readonly #ends: (number | string)[] = [];
+  readonly #ends: number[] = [];
   /** Tells {@linkcode #ends} if no message has carried them by then. */
   #endsTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -144,9 +146,9 @@ export class PoolWorker implements Peer {
    * scope, whose `cacheSignal()` must abort at once) it is a message of its own; otherwise the
    * next message to the worker carries it, or, if none comes within `ENDS_DELAY_MS`, a message
    * of its own: a request with one task then costs no message for its end. Either way the
-   * worker hears of it before anything posted after it.
+   * worker hears of it before anything posted after it. `why` numbers its reason's phrase.
    */
-  endScope(scope: number, why: string, now: boolean): void {
+  endScope(scope: number, why: number, now: boolean): void {
     if (this.dead) return;
     this.#ends.push(scope, why);
     if (now) this.#tellEnds();
