@@ -354,5 +354,10 @@ function peerChecks(ratio: (of: string, over: string) => number): Check[] {
       ratio(OURS_SEQUENTIAL, PISCINA_SEQUENTIAL),
       undefined,
     ),
+    {
+      ...ratioCheck(`${BARE} / ${PISCINA_SEQUENTIAL}`, ratio(BARE, PISCINA_SEQUENTIAL), undefined),
+      detail: "the floor under one at a time: a worker woken through its event loop, " +
+        "where piscina's idle worker blocks in Atomics.wait",
+    },
   ];
 }

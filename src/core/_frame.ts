@@ -39,3 +39,13 @@ export class Frame {
 
 /** The one store of the package: every entry point reads the same instance. */
 export const storage: AsyncLocalStorage<Frame> = new AsyncLocalStorage<Frame>();
+
+/**
+ * The scope cached functions use in the current context, unless it has ended: code that
+ * outlives its request (a timer, a late promise) finds none. The hit paths read the same two
+ * fields inline.
+ */
+export function liveScope(): ScopeState | undefined {
+  const scope = storage.getStore()?.current;
+  return scope === undefined || scope.ended ? undefined : scope;
+}

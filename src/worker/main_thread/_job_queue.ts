@@ -68,7 +68,7 @@ export class JobQueue {
     this.#compact();
     const taken = this.#jobs as Job[];
     for (const job of taken) if (job.scope !== undefined) job.scope.queued--;
-    this.#clear();
+    this.#jobs = [];
     return taken;
   }
 
@@ -79,7 +79,7 @@ export class JobQueue {
   }
 
   #clear(): void {
-    this.#jobs = [];
+    this.#jobs.length = 0;
     this.#head = 0;
   }
 }

@@ -9,7 +9,7 @@ import type {
   WorkerPool,
   WorkerPoolStats,
 } from "../worker_pool_api.ts";
-import { liveScope } from "../../core/_live_scope.ts";
+import { liveScope } from "../../core/_frame.ts";
 import { type Job, type PoolScope, PoolWorker } from "./_pool_worker.ts";
 import { mapInLanes } from "./_map_in_lanes.ts";
 import { JobQueue } from "./_job_queue.ts";
