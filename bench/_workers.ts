@@ -17,6 +17,8 @@
  * outside any scope. Spawning per request is `spawnWorker` (one worker bound to the
  * request, terminated when it ends) with one task.
  *
+ * Then the pool against piscina, its peer, with two threads each (see `_piscina_peer.ts`).
+ *
  * Two threads passing a message back and forth are at the mercy of the scheduler on a shared
  * 2-core machine (the same case moves by 2× between rounds), so there are twice as many rounds
  * as the micro-benchmarks take, interleaved in a rotating order; each figure is the median over
@@ -39,6 +41,18 @@ import {
   rowOf,
   type Section,
 } from "./_section.ts";
+import {
+  OURS_IN_FLIGHT,
+  OURS_SCOPED_IN_FLIGHT,
+  OURS_SCOPED_SEQUENTIAL,
+  OURS_SEQUENTIAL,
+  PEER_THREADS,
+  peerCases,
+  PISCINA_IN_FLIGHT,
+  PISCINA_SEQUENTIAL,
+  type PiscinaPool,
+  startPiscina,
+} from "./_piscina_peer.ts";
 
 const BARE = "bare postMessage round trip";
 const IN_SCOPE = "pool.run, in an open scope";
@@ -50,6 +64,8 @@ const FLOOR_SCOPE = "floor, in one new scope per task (runInCacheScope around it
 
 /** Issue 5's target: a task through the pool costs at most this many bare round trips. */
 const maxPoolOverhead = 1.3;
+/** Issue 23's target: a task in a new scope costs at most this many of piscina's tasks. */
+const maxOverPiscina = 1.1;
 
 /** Operations per case and round: round trips are tens of µs, a spawn tens of ms. */
 const roundTrips = 4_000;
@@ -139,15 +155,21 @@ async function spawnAndRun(value: number): Promise<number> {
   });
 }
 
-/** One benchmark: `count` operations, each awaited before the next. */
+/** One benchmark: `count` operations (each awaited before the next, unless it says so). */
 interface Case {
   readonly name: string;
   readonly count: number;
   run(count: number): Promise<void>;
 }
 
-function cases(bare: BareWorker, pool: EchoPool): Case[] {
+/** The pool of the peer cases: as many threads as piscina's, and room for every task. */
+function peerPool(): EchoPool {
+  return createWorkerPool<typeof tasks>(ECHO_TASKS, { size: PEER_THREADS, maxQueue: Infinity });
+}
+
+function cases(bare: BareWorker, pool: EchoPool, peers?: [PiscinaPool, EchoPool]): Case[] {
   return [
+    ...(peers === undefined ? [] : peerCases(...peers)),
     {
       name: BARE,
       count: roundTrips,
@@ -205,13 +227,15 @@ function cases(bare: BareWorker, pool: EchoPool): Case[] {
 
 /** The worker benchmarks of issue 5, item 6. */
 export const workersSection: Section = {
-  title: "Workers (item 6): a pool of one worker",
+  title: "Workers (item 6, issue 23): a pool of one worker; two threads against piscina",
 
   async measure(rounds) {
     await this.smoke();
     const bare = startBareWorker();
     const pool: EchoPool = createWorkerPool<typeof tasks>(ECHO_TASKS, { size: 1 });
-    const all = cases(bare, pool);
+    const piscina = await startPiscina();
+    const pool2 = typeof piscina === "string" ? undefined : peerPool();
+    const all = cases(bare, pool, pool2 && [piscina as PiscinaPool, pool2]);
     const perRound = new Map<string, number[]>(all.map(({ name }) => [name, []]));
     const workerRounds = rounds * 2;
     try {
@@ -225,6 +249,8 @@ export const workersSection: Section = {
       }
     } finally {
       await pool[Symbol.asyncDispose]();
+      await pool2?.[Symbol.asyncDispose]();
+      if (typeof piscina !== "string") await piscina.destroy();
       await bare.terminate();
     }
     const rows: Row[] = [...perRound].map(([name, samples]) => rowOf(name, samples));
@@ -257,11 +283,16 @@ export const workersSection: Section = {
             .toFixed(1)
         } ms per request`,
       },
+      ...(typeof piscina === "string" ? [] : peerChecks(ratio)),
     ];
     return {
       rows,
       checks,
       notes: [
+        typeof piscina === "string"
+          ? `piscina skipped: ${piscina}`
+          : `against piscina: ${PEER_THREADS} threads each, the same echo task; ` +
+            "in flight: ns/op is the time for all the tasks over their number.",
         `${workerRounds} interleaved rounds of ${roundTrips} round trips (${spawns} spawns) per case, ` +
         "each awaited before the next; ns/op: median over rounds of the mean per operation.",
       ],
@@ -271,10 +302,14 @@ export const workersSection: Section = {
   async smoke() {
     const bare = startBareWorker();
     const pool: EchoPool = createWorkerPool<typeof tasks>(ECHO_TASKS, { size: 1 });
+    const piscina = await startPiscina();
+    const pool2 = typeof piscina === "string" ? undefined : peerPool();
     try {
       assert.equal(await bare.roundTrip(7), 7);
       assert.equal(await bare.task(7), 7);
-      for (const { name, run } of cases(bare, pool)) await run(name === SPAWN ? 1 : 3);
+      for (const { name, run } of cases(bare, pool, pool2 && [piscina as PiscinaPool, pool2])) {
+        await run(name === SPAWN ? 1 : 3);
+      }
       const scopeInWorker = await runInCacheScope(request, async () => {
         assert.equal(await pool.run("echo", [7]), 7);
         return (await pool.stats()).scopes;
@@ -289,7 +324,40 @@ export const workersSection: Section = {
       }
     } finally {
       await pool[Symbol.asyncDispose]();
+      await pool2?.[Symbol.asyncDispose]();
+      if (typeof piscina !== "string") await piscina.destroy();
       await bare.terminate();
     }
   },
 };
+
+/** Our pool over piscina: in a new scope per task against the target, outside any for scale. */
+function peerChecks(ratio: (of: string, over: string) => number): Check[] {
+  return [
+    ratioCheck(
+      `${OURS_SCOPED_IN_FLIGHT} / ${PISCINA_IN_FLIGHT}`,
+      ratio(OURS_SCOPED_IN_FLIGHT, PISCINA_IN_FLIGHT),
+      maxOverPiscina,
+    ),
+    ratioCheck(
+      `${OURS_SCOPED_SEQUENTIAL} / ${PISCINA_SEQUENTIAL}`,
+      ratio(OURS_SCOPED_SEQUENTIAL, PISCINA_SEQUENTIAL),
+      maxOverPiscina,
+    ),
+    ratioCheck(
+      `${OURS_IN_FLIGHT} / ${PISCINA_IN_FLIGHT}`,
+      ratio(OURS_IN_FLIGHT, PISCINA_IN_FLIGHT),
+      undefined,
+    ),
+    ratioCheck(
+      `${OURS_SEQUENTIAL} / ${PISCINA_SEQUENTIAL}`,
+      ratio(OURS_SEQUENTIAL, PISCINA_SEQUENTIAL),
+      undefined,
+    ),
+    {
+      ...ratioCheck(`${BARE} / ${PISCINA_SEQUENTIAL}`, ratio(BARE, PISCINA_SEQUENTIAL), undefined),
+      detail: "the floor under one at a time: a worker woken through its event loop, " +
+        "where piscina's idle worker blocks in Atomics.wait",
+    },
+  ];
+}

@@ -27,6 +27,22 @@ export const EndedBecause = {
   waitUntilSettled: "its waitUntil work settled",
 } as const;
 
+/** The phrases in a fixed order: a phrase's place is its number. */
+const PHRASES: readonly string[] = Object.values(EndedBecause);
+
+/**
+ * The number of a phrase of {@linkcode EndedBecause}: what a message to a worker carries, as a
+ * number clones for less than a string.
+ */
+export function endReasonCode(why: string): number {
+  return PHRASES.indexOf(why);
+}
+
+/** The phrase of {@linkcode EndedBecause} that `code` numbers (see {@linkcode endReasonCode}). */
+export function endReasonPhrase(code: number): string {
+  return PHRASES[code];
+}
+
 /** The error a scope's signal aborts with: it names the scope and why it ended. */
 export function endReasonError(id: string, why: string): Error {
   const error = new Error(`cache scope ${id} ended: ${why}`);
@@ -61,4 +77,26 @@ export function runEndListeners(id: string, listeners: (() => void)[]): void {
       `Cannot end cache scope ${id} cleanly: ${errors.length} end listener(s) threw`,
     );
   }
+}
+
+/**
+ * How {@linkcode disposeBecause} reaches a handle's private release: given once, by the handle
+ * class itself (`CacheScope`'s static block), so the reason travels as an argument and the
+ * handle's public API stays `[Symbol.dispose]()`.
+ */
+let disposeWithReason: (handle: Disposable, why: string) => void;
+
+/** For `CacheScope` only, once: how to dispose one of its handles with a reason. */
+export function grantDisposeBecause(dispose: (handle: Disposable, why: string) => void): void {
+  disposeWithReason = dispose;
+}
+
+/**
+ * Disposes `handle` as `handle[Symbol.dispose]()` does (once; a handle already disposed is
+ * left alone), saying why: for the code that owns a scope's opening handle (a server
+ * integration, `runInCacheScope`), which knows what ended the request. `why` is a phrase of
+ * {@linkcode EndedBecause}.
+ */
+export function disposeBecause(handle: Disposable, why: string): void {
+  disposeWithReason(handle, why);
 }

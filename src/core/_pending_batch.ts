@@ -10,7 +10,8 @@ import { describe } from "../_errors.ts";
 import type { ValidBatchOptions } from "./_batch_options.ts";
 import { type Entry, type EntryTable, PENDING, READY } from "./_entry_table.ts";
 import { keepsRejection } from "./_rejection_policy.ts";
-import { Frame, type ScopeState, storage } from "./_scope_state.ts";
+import { Frame, storage } from "./_frame.ts";
+import type { ScopeState } from "./_scope_state.ts";
 import { batchChannel, publishBatch } from "./_channels.ts";
 
 /** A batch function with its types erased: load keys in, values (or a promise of them) out. */

@@ -1,4 +1,5 @@
-import { Frame, ScopeState, storage } from "./_scope_state.ts";
+import { Frame, storage } from "./_frame.ts";
+import { ScopeState } from "./_scope_state.ts";
 import type { CacheScope } from "./cache_scope.ts";
 
 /** A run frame to pass to `storage.run`, and the handle that ends its scope. */

@@ -1,6 +1,5 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { type Frame, storage } from "./_frame.ts";
 import { EntryTable } from "./_entry_table.ts";
-import { drawScopeId, ScopeExtras } from "./_scope_extras.ts";
 import { CacheScope } from "./cache_scope.ts";
 import {
   publishScopeEnd,
@@ -15,47 +14,37 @@ import {
   runEndListeners,
 } from "./_end_reasons.ts";
 
-/**
- * What the async context holds: a slot for the scope that cached functions use right now.
- *
- * There are two kinds of frame, and the difference is the whole isolation story:
- *
- * - A *run* frame is made by `storage.run(...)` (`runInCacheScope`, `withCacheScope`, the
- *   middleware). `run` restores the caller's store when its callback returns, so a run frame is
- *   seen only by the code that descends from that one call: one request. Opening a scope inside
- *   it fills the slot and disposing empties it again; no `enterWith` is needed, which is what
- *   makes `using` work on workerd, where `enterWith` throws.
- * - An *entered* frame is made by `storage.enterWith(...)` (`openCacheScope` with no run frame
- *   around it). `enterWith` changes the store of the execution that is running, and on
- *   `Deno.serve` that execution is the server's accept loop, so the next request's handler
- *   starts with this frame as its store. An entered frame may therefore be seen by a request
- *   that did not make it. `openCacheScope` treats it with that suspicion (it never adopts
- *   another request's active scope), but code that runs in such a handler *before* it opens its
- *   own scope reads the other request's cache: nothing in the store says which request is
- *   running. Only a run context per request (`withCacheScope`) closes that gap, which is why
- *   the README sends `Deno.serve` users there.
- *
- * When a scope ends, every frame that holds it has its slot emptied (or given back to the scope
- * it was opened over, for a run frame). Code that still runs in that context afterwards (a
- * timer, a late promise) then finds no scope and calls through uncached.
- */
-export class Frame {
-  /** The scope cached functions use in this context, or `undefined` for none. */
-  current: ScopeState | undefined;
-  /** Whether `storage.run` made this frame (see the class comment). */
-  readonly isRun: boolean;
-
-  constructor(current: ScopeState | undefined, isRun: boolean) {
-    this.current = current;
-    this.isRun = isRun;
-  }
-}
-
 /** The tables of a scope that has none: shared, never written (`table()` replaces it first). */
 const NO_TABLES: EntryTable[] = [];
 
-/** The one store of the package: every entry point reads the same instance. */
-export const storage: AsyncLocalStorage<Frame> = new AsyncLocalStorage<Frame>();
+/**
+ * What few scopes use, kept out of `ScopeState` and made on first need: a scope is allocated
+ * per request, and its cost grows with its field count (on Bun each field adds to every
+ * opening: see the "floor: …, and a scope's objects" rows of `bench/_micro.ts`).
+ */
+class ScopeExtras {
+  /** The scope's id: drawn on first read, or a worker's copy of a main-thread scope's. */
+  id: string | undefined = undefined;
+  /** Called once when the scope ends (worker pools drop what workers held for it). */
+  endListeners: (() => void)[] | undefined = undefined;
+  /** Stops watching the client leave: set once the signal was read inside a server handler. */
+  unwatchClient: (() => void) | undefined = undefined;
+  /** `waitUntil` promises not settled yet: each keeps the scope alive after its last handle. */
+  waits = 0;
+  /** The scope's end reason, made on first read once it has ended. */
+  reason: Error | undefined = undefined;
+  /** Made on the first read of the scope's signal: most scopes never need one. */
+  controller: AbortController | undefined = undefined;
+}
+
+let scopeCount = 0;
+/** Drawn by the first scope, not at load: workerd refuses random values in global scope. */
+let idPrefix: string | undefined;
+
+/** A new scope id, unique among all scopes of this process and of its workers. */
+function drawScopeId(): string {
+  return `${idPrefix ??= crypto.randomUUID().slice(0, 8)}-${(++scopeCount).toString(36)}`;
+}
 
 /**
  * Everything one request's cache holds. A scope owns its entries; cached functions own only
@@ -90,11 +79,10 @@ export class ScopeState {
   declare references: number;
   declare readonly handle: CacheScope; // what `currentScope()` returns: the opening handle
   /**
-   * Set by a server integration while its handler runs: starts noticing the client leave and
-   * returns how to stop. Called on the first read of {@linkcode signal} only, so a request that
-   * never asks for the signal costs no listener (see server/_watch_client.ts).
+   * Set by a server integration while its handler runs (see {@linkcode watchClientWith}):
+   * starts noticing the client leave and returns how to stop.
    */
-  declare watchClient: ((state: ScopeState) => () => void) | undefined;
+  #watchClient: ((state: ScopeState) => () => void) | undefined;
   /** Why the scope ended: a phrase of {@linkcode EndedBecause}, a constant string. */
   #why: string | undefined;
   /** The rest, made on first need: each field here is paid by every request. */
@@ -123,7 +111,7 @@ export class ScopeState {
     this.joins = 0;
     this.ended = false;
     this.references = 1;
-    this.watchClient = undefined;
+    this.#watchClient = undefined;
     this.#why = undefined;
     this.#extras = undefined;
     if (id !== undefined) this.#more().id = id;
@@ -158,19 +146,28 @@ export class ScopeState {
     if (extras.controller === undefined) {
       const controller = extras.controller = new AbortController();
       if (this.ended) controller.abort(this.endReason);
-      else if (this.watchClient !== undefined) {
-        const unwatch = this.watchClient(this);
-        // The client may have gone already, which ends the scope inside watchClient.
-        if (this.ended || this.watchClient === undefined) unwatch();
+      else if (this.#watchClient !== undefined) {
+        const unwatch = this.#watchClient(this);
+        // The client may have gone already, which ends the scope inside #watchClient.
+        if (this.ended || this.#watchClient === undefined) unwatch();
         else extras.unwatchClient = unwatch;
       }
     }
     return extras.controller.signal;
   }
 
+  /**
+   * For a server integration, while its handler runs: `watch` starts noticing the client leave
+   * and returns how to stop. It is called on the first read of {@linkcode signal} only, so a
+   * request that never asks for the signal costs no listener (see server/_watch_client.ts).
+   */
+  watchClientWith(watch: (state: ScopeState) => () => void): void {
+    this.#watchClient = watch;
+  }
+
   /** The handler returned (or the response is sent): the client's leaving is not watched. */
   stopWatchingClient(): void {
-    this.watchClient = undefined;
+    this.#watchClient = undefined;
     const extras = this.#extras;
     const unwatch = extras?.unwatchClient;
     if (unwatch === undefined) return;
@@ -197,10 +194,6 @@ export class ScopeState {
 
   /** Gives up one reference; the last ends the scope, unless `waitUntil` work holds it. */
   release(why: string): void {
-    if (because !== undefined) {
-      why = because;
-      because = undefined;
-    }
     if (this.references === 0 || --this.references > 0) return;
     this.#lastReleased(why);
   }
@@ -279,22 +272,5 @@ export class ScopeState {
   onEnd(listener: () => void): void {
     if (this.ended) listener();
     else (this.#more().endListeners ??= []).push(listener);
-  }
-}
-
-/** The reason {@linkcode disposeBecause} gives the release it is making; read once. */
-let because: string | undefined;
-
-/**
- * Disposes `handle` as `handle[Symbol.dispose]()` does (once; a handle already disposed is
- * left alone), saying why: for the code that owns a scope's opening handle (a server
- * integration, `runInCacheScope`), which knows what ended the request.
- */
-export function disposeBecause(handle: CacheScope, why: string): void {
-  because = why;
-  try {
-    handle[Symbol.dispose]();
-  } finally {
-    because = undefined;
   }
 }

@@ -1,6 +1,6 @@
 import type { ScopeState } from "./_scope_state.ts";
 import { describe } from "../_errors.ts";
-import { EndedBecause } from "./_end_reasons.ts";
+import { EndedBecause, grantDisposeBecause } from "./_end_reasons.ts";
 import { isPromiseLike } from "./_is_promise_like.ts";
 
 /** Hits, misses, joins and live entries of one cached function inside one scope. */
@@ -63,6 +63,10 @@ export interface CacheScopeStats {
 export class CacheScope implements Disposable {
   #state: ScopeState;
   #released = false;
+
+  static {
+    grantDisposeBecause((handle, why) => (handle as CacheScope).#release(why));
+  }
 
   /**
    * Made by {@linkcode openCacheScope} and {@linkcode runInCacheScope}, not by user code.
@@ -220,8 +224,12 @@ export class CacheScope implements Disposable {
 
   /** Ends this handle; the scope's entries drop when its last handle ends. Twice is a no-op. */
   [Symbol.dispose](): void {
+    this.#release(EndedBecause.disposed);
+  }
+
+  #release(why: string): void {
     if (this.#released) return;
     this.#released = true;
-    this.#state.release(EndedBecause.disposed);
+    this.#state.release(why);
   }
 }

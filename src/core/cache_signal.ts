@@ -1,4 +1,4 @@
-import { liveScope } from "./_live_scope.ts";
+import { liveScope } from "./_frame.ts";
 
 /**
  * The current scope's signal: it aborts when the request's scope ends, so work the request

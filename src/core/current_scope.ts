@@ -1,4 +1,4 @@
-import { liveScope } from "./_live_scope.ts";
+import { liveScope } from "./_frame.ts";
 import type { CacheScope } from "./cache_scope.ts";
 
 /**

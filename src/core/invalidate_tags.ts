@@ -1,5 +1,5 @@
 import { describe } from "../_errors.ts";
-import { liveScope } from "./_live_scope.ts";
+import { liveScope } from "./_frame.ts";
 
 /**
  * Drops, in the current scope, every entry of every cached function that carries any of

@@ -1,4 +1,5 @@
-import { Frame, ScopeState, storage } from "./_scope_state.ts";
+import { Frame, storage } from "./_frame.ts";
+import { ScopeState } from "./_scope_state.ts";
 import { requestIdentity } from "./_request_identity.ts";
 import { warnOnce } from "./_warn_once.ts";
 import type { CacheScope } from "./cache_scope.ts";

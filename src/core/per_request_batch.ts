@@ -1,5 +1,4 @@
-import { liveScope } from "./_live_scope.ts";
-import { storage } from "./_scope_state.ts";
+import { liveScope, storage } from "./_frame.ts";
 import type { ScopeState } from "./_scope_state.ts";
 import { describe } from "../_errors.ts";
 import { getValidBatchOptions, type PerRequestBatchOptions } from "./_batch_options.ts";

@@ -1,5 +1,4 @@
-import { liveScope } from "./_live_scope.ts";
-import { storage } from "./_scope_state.ts";
+import { liveScope, storage } from "./_frame.ts";
 import { findKey, internKey, listOf, NO_ARGUMENTS } from "./_call_key.ts";
 import { COMPUTING, DROPPED, type Entry, type EntryTable, FAILED, READY } from "./_entry_table.ts";
 import { cycleError, describe } from "../_errors.ts";

@@ -1,6 +1,6 @@
 import { isPromiseLike } from "./_is_promise_like.ts";
-import { disposeBecause, storage } from "./_scope_state.ts";
-import { EndedBecause } from "./_end_reasons.ts";
+import { storage } from "./_frame.ts";
+import { disposeBecause, EndedBecause } from "./_end_reasons.ts";
 import { describe } from "../_errors.ts";
 import { requestIdentity } from "./_request_identity.ts";
 import { openRunFrame } from "./_run_frame.ts";

@@ -1,5 +1,5 @@
-import { EndedBecause, reportEndListenerError } from "../core/_end_reasons.ts";
-import { disposeBecause, type ScopeState } from "../core/_scope_state.ts";
+import { disposeBecause, EndedBecause, reportEndListenerError } from "../core/_end_reasons.ts";
+import type { ScopeState } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 
 /**

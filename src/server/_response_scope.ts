@@ -1,7 +1,7 @@
 import { AsyncResource } from "node:async_hooks";
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
-import { type Frame, storage } from "../core/_scope_state.ts";
+import { type Frame, storage } from "../core/_frame.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 import type { ResponseScopeOptions } from "./_cache_scope_options.ts";
 import { hasFixedBody } from "./_fixed_body.ts";

@@ -1,10 +1,11 @@
-import type { Frame, ScopeState } from "../core/_scope_state.ts";
+import type { Frame } from "../core/_frame.ts";
+import type { ScopeState } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 import { clientGoneLoggingErrors } from "./_end_scope_logging_errors.ts";
 
 /**
  * Notices the client leave while a fetch handler runs, through `request.signal`: what a server
- * integration puts in `ScopeState.watchClient`, called only on the first read of the scope's
+ * integration gives `ScopeState.watchClientWith`, called only on the first read of the scope's
  * signal. What each server does with `request.signal` (measured, see the README):
  *
  * - `Bun.serve` and `@hono/node-server` abort it only when the client disconnects early;
@@ -39,6 +40,6 @@ function ignore(): void {}
 export function watchedScope(frame: Frame, handle: CacheScope): ScopeState | undefined {
   const state = frame.current!;
   if (state.handle !== handle) return undefined;
-  state.watchClient = watchRequestSignal;
+  state.watchClientWith(watchRequestSignal);
   return state;
 }

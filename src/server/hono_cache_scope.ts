@@ -1,6 +1,6 @@
 import { handlerThrew } from "./_end_scope_logging_errors.ts";
 import { watchedScope } from "./_watch_client.ts";
-import { storage } from "../core/_scope_state.ts";
+import { storage } from "../core/_frame.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
 import {
   type CacheScopeOptions,

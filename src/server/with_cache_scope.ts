@@ -1,6 +1,7 @@
 import { endScopeLoggingErrors, handlerThrew } from "./_end_scope_logging_errors.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
-import { type Frame, type ScopeState, storage } from "../core/_scope_state.ts";
+import { type Frame, storage } from "../core/_frame.ts";
+import type { ScopeState } from "../core/_scope_state.ts";
 import { isPromiseLike } from "../core/_is_promise_like.ts";
 import { watchedScope } from "./_watch_client.ts";
 import { describe } from "../_errors.ts";

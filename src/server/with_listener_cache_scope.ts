@@ -1,6 +1,6 @@
 import { clientGoneLoggingErrors, endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
-import { storage } from "../core/_scope_state.ts";
+import { storage } from "../core/_frame.ts";
 import { describe } from "../_errors.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
 import { openRunFrame } from "../core/_run_frame.ts";

@@ -5,8 +5,8 @@
  * Two channels per worker:
  *
  * - the worker's own channel (`postMessage` both ways) carries everything that can wait for the
- *   receiver's event loop: tasks (with the openings and endings of scopes: see
- *   {@linkcode TaskMessage}), results, scope endings, shared-entry reports;
+ *   receiver's event loop: tasks and their results (see `_task_message.ts`: a task carries
+ *   the openings and endings of scopes), scope endings, shared-entry reports;
  * - a `MessagePort` plus one shared `Int32Array` carry the answer to a *lookup*, the one
  *   message a worker cannot wait for asynchronously: a synchronous cached function that missed
  *   locally blocks its thread (`Atomics.wait`) until the main thread answers, then reads the
@@ -15,48 +15,12 @@
  */
 import type { WorkerStats } from "./worker_pool_api.ts";
 import type { SerializedError } from "./_error_transfer.ts";
+import type { DoneMessage, Endings, TaskMessage } from "./_task_message.ts";
 
 /** How a computation ended: a value, or an error (errors are passed on, never stored). */
 export type Outcome =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly error: SerializedError };
-
-/**
- * Scopes that ended on the main thread, as pairs in one flat array: a scope's number in the
- * pool (see {@linkcode TaskMessage}), then the phrase its reason ends with (`why`).
- */
-export type Endings = readonly (number | string)[];
-
-/**
- * A task, main thread → worker: one flat array rather than an object, because a flat array of
- * plain values is the cheapest message to clone on every runtime (Bun has a fast path for it)
- * and each nested array or object costs more. So the endings go inline and the arguments last:
- *
- *     [id, task, scope, opening, context, endings, ...(scope, why) × endings, ...args]
- *
- * - `scope`: the caller's scope, by its number in the pool, or `undefined` for none. Messages
- *   name scopes by number, not by their string id: a string that arrives in a message is a new
- *   string, and a map hashes each new string it is given, which costs more than a number.
- * - `opening`, `context`: the scope's opening, carried by the first of its tasks that goes to
- *   this worker (the worker makes its copy of the scope, with the scope's string id and this
- *   context, before it runs the task), so a request with one task costs no message of its own to
- *   open its scope; `opening` is `undefined` on the scope's later tasks.
- * - `endings`: how many scopes ended since the last message to this worker, as pairs like
- *   {@linkcode Endings}; they end there once the task has started, so a request's end costs no
- *   message of its own when another task follows soon.
- */
-export type TaskMessage = readonly [
-  id: number,
-  task: string,
-  scope: number | undefined,
-  opening: string | undefined,
-  context: object | undefined,
-  endings: number,
-  ...rest: unknown[],
-];
-
-/** Where a {@linkcode TaskMessage}'s endings start, after its fixed fields. */
-export const TASK_HEAD = 6;
 
 /** Main thread → worker, on the worker's channel: a task, or one of these. */
 export type ToWorker =
@@ -71,12 +35,6 @@ export type ToWorker =
     readonly outcome: Outcome;
   }
   | { readonly type: "stats"; readonly id: number };
-
-/**
- * A task's result, worker → main thread: a flat array, as a {@linkcode TaskMessage} is, and for
- * the same reason.
- */
-export type DoneMessage = readonly [id: number, value: unknown];
 
 /**
  * Worker → main thread, on the worker's channel: a task's result, or one of these. `entry` is

@@ -1,4 +1,4 @@
-import { storage } from "../core/_scope_state.ts";
+import { storage } from "../core/_frame.ts";
 import { checkOptionNames, describe } from "../_errors.ts";
 import { callInMain } from "./main_thread/_shared_entries.ts";
 import { valueKey } from "./_value_key.ts";

@@ -2,7 +2,7 @@ import { Pool } from "./main_thread/_pool.ts";
 import { getValidOptions } from "./main_thread/_pool_options.ts";
 import { checkOptionNames } from "../_errors.ts";
 import type { SpawnWorkerOptions, TaskMap, UntypedTasks, WorkerPool } from "./worker_pool_api.ts";
-import { liveScope } from "../core/_live_scope.ts";
+import { liveScope } from "../core/_frame.ts";
 
 /**
  * Starts one worker bound to the current request, the shape of a thread started with the

@@ -10,9 +10,10 @@
  */
 import type { Entry } from "../../core/_entry_table.ts";
 import type { WorkerStats } from "../worker_pool_api.ts";
-import { Frame, ScopeState } from "../../core/_scope_state.ts";
+import { Frame } from "../../core/_frame.ts";
+import { ScopeState } from "../../core/_scope_state.ts";
 
-/** The worker's scopes, by their number in the pool (see `TaskMessage`). */
+/** The worker's scopes, by their number in the pool (see `_task_message.ts`). */
 const scopes = new Map<number, ScopeState>();
 
 /**
@@ -43,18 +44,15 @@ export function workerScope(ref: number): ScopeState | undefined {
 }
 
 /**
- * Ends the worker's scopes, for the reasons the main thread's scopes ended: their entries, core
- * and shared, drop at once, and their signals (what `cacheSignal()` returns to a task) abort.
- * The endings are the (scope, why) pairs of `list` from `start` to `end` (see `Endings`).
+ * Ends the worker's scope for main-thread scope `ref`, for the reason the main thread's scope
+ * ended (`why`): its entries, core and shared, drop at once, and its signal (what
+ * `cacheSignal()` returns to a task) aborts.
  */
-export function endWorkerScopes(list: readonly unknown[], start: number, end: number): void {
-  for (let i = start; i < end; i += 2) {
-    const ref = list[i] as number;
-    const state = scopes.get(ref);
-    if (state === undefined) continue;
-    scopes.delete(ref);
-    state.release(list[i + 1] as string);
-  }
+export function endWorkerScope(ref: number, why: string): void {
+  const state = scopes.get(ref);
+  if (state === undefined) return;
+  scopes.delete(ref);
+  state.release(why);
 }
 
 /** The shared-entry copies of a live scope (in a worker, or a scope of the worker's own). */

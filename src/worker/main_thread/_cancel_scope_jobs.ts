@@ -8,24 +8,25 @@
  */
 import type { Job, PoolScope, PoolWorker } from "./_pool_worker.ts";
 import { taskOverdueError } from "./_pool_errors.ts";
+import type { JobQueue } from "./_job_queue.ts";
 
 /** Timers take at most 2^31 - 1 ms (a longer delay fires at once): a longer grace is no timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Cancels the jobs of `scope`: its queued jobs leave `queue` (in place, the rest in order) and
- * are cancelled at once; each running one gets `graceMs`, after which, if it still runs on the
- * same worker, it is cancelled as `overdue` on that worker (to replace, for the `why` given). The pool clears a job's timer when
- * the job leaves it.
+ * Cancels the jobs of `scope`: its queued jobs leave `queue` (the rest in order) and are
+ * cancelled at once; each running one gets `graceMs`, after which, if it still runs on the same
+ * worker, it is cancelled as `overdue` on that worker (to replace, for the `why` given). The
+ * pool clears a job's timer when the job leaves it.
  */
 export function cancelScopeJobs(
   scope: PoolScope,
-  queue: Job[],
+  queue: JobQueue,
   workers: readonly (PoolWorker | undefined)[],
   graceMs: number,
   cancel: (job: Job, overdue?: PoolWorker, why?: Error) => void,
 ): void {
-  if (queue.length > 0) cancelQueued(scope, queue, cancel);
+  for (const job of queue.takeScope(scope)) cancel(job);
   if (graceMs > MAX_TIMER_MS) return;
   for (const worker of workers) {
     const job = worker?.job;
@@ -34,15 +35,4 @@ export function cancelScopeJobs(
       if (job.worker === worker) cancel(job, worker, taskOverdueError(job.task, graceMs));
     }, graceMs);
   }
-}
-
-function cancelQueued(scope: PoolScope, queue: Job[], cancel: (job: Job) => void): void {
-  const taken: Job[] = [];
-  let kept = 0;
-  for (const job of queue) {
-    if (job.scope === scope) taken.push(job);
-    else queue[kept++] = job;
-  }
-  queue.length = kept;
-  for (const job of taken) cancel(job);
 }

@@ -7,6 +7,7 @@ import type { ScopeState } from "../../core/_scope_state.ts";
 import type { CacheScope } from "../../core/cache_scope.ts";
 import type { PoolScope, PoolWorker } from "./_pool_worker.ts";
 import { defaultContext } from "./_pool_options.ts";
+import { endReasonCode } from "../../core/_end_reasons.ts";
 
 export class CarriedScopes {
   #context: (scope: CacheScope) => object | undefined;
@@ -35,7 +36,14 @@ export class CarriedScopes {
     if (known !== undefined) return known;
     const context = this.#context(state.handle);
     if (this.#context !== defaultContext) checkContext(state, context);
-    const scope: PoolScope = { id: state.id, ref: this.#nextRef++, state, context, workers: [] };
+    const scope: PoolScope = {
+      id: state.id,
+      ref: this.#nextRef++,
+      state,
+      context,
+      workers: [],
+      queued: 0,
+    };
     this.#scopes.set(state.id, scope);
     state.onEnd(() => this.#end(scope));
     return scope;
@@ -75,7 +83,7 @@ export class CarriedScopes {
    */
   #end(scope: PoolScope): void {
     this.#scopes.delete(scope.id);
-    const why = scope.state.endedBecause as string;
+    const why = endReasonCode(scope.state.endedBecause!);
     for (const worker of scope.workers) {
       worker.endScope(scope.ref, why, worker.job?.scope === scope);
     }

@@ -9,9 +9,10 @@ import type {
   WorkerPool,
   WorkerPoolStats,
 } from "../worker_pool_api.ts";
-import { liveScope } from "../../core/_live_scope.ts";
+import { liveScope } from "../../core/_frame.ts";
 import { type Job, type PoolScope, PoolWorker } from "./_pool_worker.ts";
 import { mapInLanes } from "./_map_in_lanes.ts";
+import { JobQueue } from "./_job_queue.ts";
 import {
   noWorkersError,
   noWorkerStartedError,
@@ -27,7 +28,8 @@ import { validMapOptions, type ValidOptions, validRunCall, validUrl } from "./_p
 import { CarriedScopes } from "./_carried_scopes.ts";
 import { cancelScopeJobs } from "./_cancel_scope_jobs.ts";
 import { answerLookup, releasePeer, reportPending, reportSettled } from "./_shared_entries.ts";
-import type { DoneMessage, FromWorker } from "../_protocol.ts";
+import type { FromWorker } from "../_protocol.ts";
+import { doneId, type DoneMessage, doneValue, isDoneMessage } from "../_task_message.ts";
 import type { SerializedError } from "../_error_transfer.ts";
 import { type StartThread, threadStarter } from "./_start_thread.ts";
 
@@ -39,7 +41,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   #cancelGraceMs: number;
   /** The workers; `undefined` marks a place whose worker failed to start (filled on `run`). */
   #workers: (PoolWorker | undefined)[];
-  #queue: Job[] = [];
+  #queue: JobQueue = new JobQueue();
   #nextJob = 0;
   #scopes: CarriedScopes;
   /** For {@linkcode spawnWorker}: the scope every task runs in, whoever submits it. */
@@ -142,7 +144,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#disposed) {
       this.#disposed = true;
-      for (const job of this.#queue.splice(0)) {
+      for (const job of this.#queue.takeAll()) {
         this.#end(job).reject(poolDisposedError(job.task, false));
       }
       const reason = new Error("the worker pool was disposed");
@@ -178,7 +180,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
         this.#queue.length > 0 && worker !== undefined && worker.ready && !worker.dead &&
         worker.job === undefined
       ) {
-        this.#assign(worker, this.#queue.shift() as Job);
+        this.#assign(worker, this.#queue.shift()!);
       }
     }
   }
@@ -220,7 +222,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
   };
 
   #receive = (worker: PoolWorker, data: FromWorker): void => {
-    if (Array.isArray(data)) return this.#answered(worker, (data as DoneMessage)[0], data[1]);
+    if (isDoneMessage(data)) return this.#answered(worker, doneId(data), doneValue(data));
     const message = data as Exclude<FromWorker, DoneMessage>;
     switch (message.type) {
       case "ready":
@@ -259,7 +261,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     // A worker that never started is not replaced at once (a broken module would crash in a
     // loop); when no worker is left to serve the queue, the queue gets the error.
     if (!started && this.#workers.every((place) => place === undefined)) {
-      for (const queued of this.#queue.splice(0)) {
+      for (const queued of this.#queue.takeAll()) {
         this.#end(queued).reject(noWorkerStartedError(queued.task, this.#url, error));
       }
     }
@@ -271,9 +273,7 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
     if (worker !== undefined) {
       this.#stop(worker, new Error(`task ${JSON.stringify(job.task)} was aborted`), true);
     } else {
-      const queued = this.#queue.indexOf(job);
-      if (queued === -1) return;
-      this.#queue.splice(queued, 1);
+      if (!this.#queue.remove(job)) return;
     }
     this.#end(job).reject(job.signal?.reason);
     this.#dispatch();

@@ -12,9 +12,9 @@ import {
   type LookupAnswer,
   nameOfEntry,
   type Outcome,
-  type TaskMessage,
   type ToWorker,
 } from "../_protocol.ts";
+import { encodeTask } from "../_task_message.ts";
 import type { StartThread, WorkerThread } from "./_start_thread.ts";
 
 /** A task on its way through the pool. */
@@ -38,11 +38,13 @@ export interface Job {
 /** A main-thread scope that this pool has carried into workers. */
 export interface PoolScope {
   readonly id: string;
-  /** Its number in the pool: how messages name it (see `TaskMessage`). */
+  /** Its number in the pool: how messages name it (see `_task_message.ts`). */
   readonly ref: number;
   readonly context: object | undefined;
   /** The workers that hold a copy of it, to be told when it ends (a pool has a few). */
   readonly workers: PoolWorker[];
+  /** How many of its jobs wait in the pool's queue (kept by `JobQueue`). */
+  queued: number;
   readonly state: ScopeState;
 }
 
@@ -76,7 +78,7 @@ export class PoolWorker implements Peer {
    * Endings not told yet (see {@linkcode endScope}), as `Endings` pairs: one array, emptied
    * each time a message carries it.
    */
-  readonly #ends: (number | string)[] = [];
+  readonly #ends: number[] = [];
   /** Tells {@linkcode #ends} if no message has carried them by then. */
   #endsTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -126,16 +128,15 @@ export class PoolWorker implements Peer {
   postTask(job: Job, scope: PoolScope | undefined, opens: boolean): void {
     if (this.dead) return;
     const ends = this.#ends;
-    const message: TaskMessage = [
+    const message = encodeTask(
       job.id,
       job.task,
       scope?.ref,
       opens ? scope?.id : undefined,
       opens ? scope?.context : undefined,
-      ends.length >> 1,
-      ...ends,
-      ...job.args,
-    ];
+      ends,
+      job.args,
+    );
     this.#thread.post(message);
     ends.length = 0; // cloned by the post: the worker has them now
   }
@@ -145,9 +146,9 @@ export class PoolWorker implements Peer {
    * scope, whose `cacheSignal()` must abort at once) it is a message of its own; otherwise the
    * next message to the worker carries it, or, if none comes within `ENDS_DELAY_MS`, a message
    * of its own: a request with one task then costs no message for its end. Either way the
-   * worker hears of it before anything posted after it.
+   * worker hears of it before anything posted after it. `why` numbers its reason's phrase.
    */
-  endScope(scope: number, why: string, now: boolean): void {
+  endScope(scope: number, why: number, now: boolean): void {
     if (this.dead) return;
     this.#ends.push(scope, why);
     if (now) this.#tellEnds();
