@@ -23,22 +23,41 @@ export interface DiagnosticsChannel {
   unsubscribe(listener: (message: unknown, name: string | symbol) => void): boolean;
 }
 
+/** The part of a `node:diagnostics_channel` TracingChannel used here: its five channels. */
+export interface TracingChannel {
+  readonly start: DiagnosticsChannel & {
+    runStores<A extends unknown[], R>(
+      message: object,
+      fn: (...args: A) => R,
+      thisArg: unknown,
+      ...args: A
+    ): R;
+  };
+  readonly end: DiagnosticsChannel;
+  readonly asyncStart: DiagnosticsChannel;
+  readonly asyncEnd: DiagnosticsChannel;
+  readonly error: DiagnosticsChannel;
+}
+
 /** What a call of a cached function was: see `CacheCallMessage` in `cache_channels.ts`. */
 export type CallOutcome = "hit" | "miss" | "join";
 
 /** `node:diagnostics_channel`, or `undefined` on a runtime that does not provide it. */
 function loadDiagnosticsChannel():
-  | { channel(name: string): DiagnosticsChannel }
+  | { channel(name: string): DiagnosticsChannel; tracingChannel(name: string): TracingChannel }
   | undefined {
   const process = (globalThis as {
     process?: { getBuiltinModule?: (name: string) => unknown };
   }).process;
   try {
     const loaded = process?.getBuiltinModule?.("node:diagnostics_channel") as
-      | { channel?: (name: string) => DiagnosticsChannel }
+      | { channel?: unknown; tracingChannel?: unknown }
       | undefined;
-    return typeof loaded?.channel === "function"
-      ? loaded as { channel(name: string): DiagnosticsChannel }
+    return typeof loaded?.channel === "function" && typeof loaded.tracingChannel === "function"
+      ? loaded as {
+        channel(name: string): DiagnosticsChannel;
+        tracingChannel(name: string): TracingChannel;
+      }
       : undefined;
   } catch {
     return undefined; // listed but not provided: the same as absent
@@ -61,6 +80,21 @@ function channel(name: string): DiagnosticsChannel {
   };
 }
 
+function tracingChannel(name: string): TracingChannel {
+  if (diagnostics !== undefined) return diagnostics.tracingChannel(name);
+  const inert = (event: string) => channel(`tracing:${name}:${event}`);
+  return {
+    start: {
+      ...inert("start"),
+      runStores: (_message, fn, thisArg, ...args) => fn.apply(thisArg, args),
+    },
+    end: inert("end"),
+    asyncStart: inert("asyncStart"),
+    asyncEnd: inert("asyncEnd"),
+    error: inert("error"),
+  };
+}
+
 // Held here for the life of the process: Node keeps channels weakly, and a subscriber added
 // through one of these objects must not be collected with it.
 /** `{ scope }`, when a scope opens (not when an opening joins a live one). */
@@ -71,6 +105,14 @@ export const scopeEndChannel: DiagnosticsChannel = channel("reqcache:scope:end")
 export const callChannel: DiagnosticsChannel = channel("reqcache:call");
 /** `{ scope, name, size }`, for every batch a batching function runs. */
 export const batchChannel: DiagnosticsChannel = channel("reqcache:batch");
+
+/**
+ * `tracing:reqcache:compute:*`: the call of a cached function on a miss (see `_traced_calls.ts`).
+ * Its events and their fields are those of Node's `traceSync` / `tracePromise`.
+ */
+export const computeChannel: TracingChannel = tracingChannel("reqcache:compute");
+/** `tracing:reqcache:dispatch:*`: the call of a batch function (see `_traced_calls.ts`). */
+export const dispatchChannel: TracingChannel = tracingChannel("reqcache:dispatch");
 
 /** Publishes a scope's opening; `scope` is its public handle. */
 export function publishScopeStart(scope: object): void {
