@@ -1,14 +1,15 @@
 import { type Meter, metrics, trace, type Tracer } from "@opentelemetry/api";
 import {
-  batchChannel,
-  callChannel,
   channelsAvailable,
+  computeChannel,
   type DiagnosticsChannel,
+  dispatchChannel,
   scopeEndChannel,
   scopeStartChannel,
 } from "../core/_channels.ts";
 import { checkOptionNames, describe } from "../_errors.ts";
 import { CacheTelemetry } from "./_cache_telemetry.ts";
+import { holdCallActivation } from "./_call_activation.ts";
 
 /**
  * What `instrumentCache` needs of an OpenTelemetry `TracerProvider`: the SDK's provider, or the
@@ -138,8 +139,8 @@ export function instrumentCache(options?: InstrumentCacheOptions): Disposable {
     guard,
   );
   // One listener object per channel and per subscription, so that disposing this one
-  // unsubscribes exactly these. Each handles its message without a closure of its own: the call
-  // listener runs on every cache hit.
+  // unsubscribes exactly these. `reqcache:call` and `reqcache:batch` are not among them: a hit
+  // must cost nothing more instrumented, so calls are counted from the scopes' own counters.
   const listen = (handle: (message: never) => void) => (message: unknown): void => {
     try {
       handle.call(telemetry, message as never);
@@ -147,16 +148,24 @@ export function instrumentCache(options?: InstrumentCacheOptions): Disposable {
       report(error);
     }
   };
+  const returned = listen(telemetry.callReturned);
+  const settled = listen(telemetry.callSettled);
+  const failed = listen(telemetry.callFailed);
   const listeners: [DiagnosticsChannel, (message: unknown) => void][] = [
     [scopeStartChannel, listen(telemetry.scopeStarted)],
     [scopeEndChannel, listen(telemetry.scopeEnded)],
-    [callChannel, listen(telemetry.called)],
-    [batchChannel, listen(telemetry.batched)],
+    [computeChannel.start, listen(telemetry.computeStarted)],
+    [dispatchChannel.start, listen(telemetry.dispatchStarted)],
   ];
+  for (const channel of [computeChannel, dispatchChannel]) {
+    listeners.push([channel.end, returned], [channel.asyncEnd, settled], [channel.error, failed]);
+  }
   for (const [channel, listener] of listeners) channel.subscribe(listener);
+  const release = holdCallActivation();
   return {
     [Symbol.dispose](): void {
       for (const [channel, listener] of listeners) channel.unsubscribe(listener);
+      release();
     },
   };
 }
