@@ -1,5 +1,6 @@
 /**
- * The package's `node:diagnostics_channel` channels, and the only code that publishes on them.
+ * The package's `node:diagnostics_channel` channels, and the only code that publishes on them
+ * (with `_traced_calls.ts` for the two TracingChannels).
  *
  * Publishing is always guarded by `channel.hasSubscribers` at the call site, so that with
  * nobody listening a cache hit or a scope costs one getter read more and builds no message:
@@ -44,7 +45,7 @@ export type CallOutcome = "hit" | "miss" | "join";
 
 /** `node:diagnostics_channel`, or `undefined` on a runtime that does not provide it. */
 function loadDiagnosticsChannel():
-  | { channel(name: string): DiagnosticsChannel; tracingChannel(name: string): TracingChannel }
+  | { channel(name: string): DiagnosticsChannel; tracingChannel?(name: string): TracingChannel }
   | undefined {
   const process = (globalThis as {
     process?: { getBuiltinModule?: (name: string) => unknown };
@@ -53,10 +54,10 @@ function loadDiagnosticsChannel():
     const loaded = process?.getBuiltinModule?.("node:diagnostics_channel") as
       | { channel?: unknown; tracingChannel?: unknown }
       | undefined;
-    return typeof loaded?.channel === "function" && typeof loaded.tracingChannel === "function"
+    return typeof loaded?.channel === "function"
       ? loaded as {
         channel(name: string): DiagnosticsChannel;
-        tracingChannel(name: string): TracingChannel;
+        tracingChannel?(name: string): TracingChannel;
       }
       : undefined;
   } catch {
@@ -70,7 +71,11 @@ const diagnostics = loadDiagnosticsChannel();
 export const channelsAvailable: boolean = diagnostics !== undefined;
 
 function channel(name: string): DiagnosticsChannel {
-  if (diagnostics !== undefined) return diagnostics.channel(name);
+  return diagnostics === undefined ? inertChannel(name) : diagnostics.channel(name);
+}
+
+/** A channel that never has subscribers, where there is no module to make one. */
+function inertChannel(name: string): DiagnosticsChannel {
   return {
     name,
     hasSubscribers: false,
@@ -80,9 +85,10 @@ function channel(name: string): DiagnosticsChannel {
   };
 }
 
+/** A TracingChannel, or inert stand-ins where the module has none (as it may on workerd). */
 function tracingChannel(name: string): TracingChannel {
-  if (diagnostics !== undefined) return diagnostics.tracingChannel(name);
-  const inert = (event: string) => channel(`tracing:${name}:${event}`);
+  if (typeof diagnostics?.tracingChannel === "function") return diagnostics.tracingChannel(name);
+  const inert = (event: string) => inertChannel(`tracing:${name}:${event}`);
   return {
     start: {
       ...inert("start"),

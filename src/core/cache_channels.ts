@@ -100,8 +100,8 @@ export interface CacheBatchMessage {
 
 /**
  * The message of the TracingChannel `reqcache:compute` (`diagnostics_channel.tracingChannel`),
- * published around the call of a cached function on a miss; hits and joins publish nothing on
- * it. Its events, their order and the fields added as the call goes are those of Node's
+ * published around the call of a cached function on a miss in a live scope; hits, joins and
+ * calls outside any scope publish nothing on it. Its events, their order and the fields added as the call goes are those of Node's
  * `traceSync` for a function that returns anything but a native promise (`start`, `error` if it
  * throws, `end` with `result`), and of `tracePromise` for a native promise (`start`, `end`,
  * then on settling `error` for a rejection, `asyncStart` and `asyncEnd`, with `result` or

@@ -51,10 +51,16 @@ const ACTION = "instrument the cache";
  * Records the cache's work with OpenTelemetry, from the `node:diagnostics_channel` messages
  * the core publishes: a counter `reqcache.calls` (attributes `reqcache.function`,
  * `reqcache.outcome`), a histogram `reqcache.batch.size` (`reqcache.function`), a span
- * `reqcache <function name>` for every miss that returns a promise (a child of the span active
- * at the call, ended when the promise settles, with an error status if it rejects), and the
- * attributes `reqcache.hits`, `reqcache.misses` and `reqcache.joins` on the span that was active
- * when each scope opened (the server's request span), kept current call by call.
+ * `reqcache <function name>` for every miss and for every call of a batch function (with
+ * `reqcache.batch.size`), and the attributes `reqcache.hits`, `reqcache.misses` and
+ * `reqcache.joins` on the span that was active when each scope opened (the server's request
+ * span), written when that span ends.
+ *
+ * A miss's or batch's span is a child of the span active at the call (or of the request's span),
+ * ends when the function returns or its promise settles, with an error status if it throws or
+ * rejects, and is active while the function runs: a span the function starts, after any number
+ * of awaits, is its child. Hits and joins make no span and publish nothing: they are counted
+ * from the scopes' own counters, so an instrumented hit costs what an uninstrumented one does.
  *
  * Each call is its own subscription; disposing it unsubscribes it alone. It never breaks a
  * request: if a tracer, meter or exporter throws while a message is handled, the error is
