@@ -6,7 +6,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import {
+  context,
+  type MeterProvider,
+  type Span,
+  trace,
+  type TracerProvider,
+} from "@opentelemetry/api";
 import { SimpleSpanProcessor, TracerProvider as SdkTracerProvider } from "@opentelemetry/sdk-trace";
 import { perRequestBatch, perRequestCache, runInCacheScope, withCacheScope } from "../../mod.ts";
 import { instrumentCache } from "../../otel.ts";
@@ -179,4 +185,28 @@ test("batches are recorded in the reqcache.batch.size histogram by function", as
     "reqcache.function=loadPosts → count=1 sum=7",
     "reqcache.function=loadUsers → count=2 sum=5",
   ]);
+});
+
+test("a request span that cannot take its counts is reported, and still ends", async () => {
+  let ended = 0;
+  const request = {
+    spanContext: () => ({ traceId: "1".repeat(32), spanId: "2".repeat(16), traceFlags: 1 }),
+    isRecording: () => ended === 0,
+    setAttributes: throwing("request span"),
+    end() {
+      ended++;
+    },
+  } as unknown as Span;
+  await using sdk = startSdk();
+  const double = perRequestCache((n: number) => n * 2, { name: "double" });
+  const reported = await withErrorsRecorded(async () => {
+    using _instrumented = instrumentCache(sdk.providers);
+    context.with(trace.setSpan(context.active(), request), () => {
+      runInCacheScope({ url: "/" }, () => double(1) + double(1));
+    });
+    request.end();
+  });
+  assert.equal(ended, 1);
+  assert.equal(reported.length, 1);
+  assert.match(String(reported[0][1]), /request span is down/);
 });
