@@ -9,11 +9,11 @@
  *
  * Neither `traceSync` nor `tracePromise` fits a cached function, which may return a promise or
  * not, and learns which only by calling it, so the events are published here by hand. The call
- * sites check {@linkcode isTraced} first and call exactly as they do untraced while nobody
- * listens: tracing costs a miss five getter reads and a hit nothing.
+ * sites check {@linkcode computeTraced} / {@linkcode dispatchTraced} first and call exactly as
+ * they do untraced while nobody listens: tracing costs a miss five getter reads and a hit nothing.
  *
- * A promise is followed as `tracePromise` follows it: the caller gets the promise that `then`
- * returns, not the function's own. The function's promise is handled by that `then`, and the
+ * A promise is followed as `tracePromise` follows it: the caller gets (and the cache stores) the
+ * promise that `then` returns, not the function's own. The function's promise is handled by that `then`, and the
  * caller's promise rejects as the function's did, so a rejection that nobody handles still
  * surfaces as unhandled, from the promise the caller was given; following the function's
  * promise with a `then` whose result nobody holds would have silenced it.
