@@ -1,8 +1,8 @@
 /**
  * OpenTelemetry for @reqcache/core: `instrumentCache()` turns the cache's
  * `node:diagnostics_channel` messages into a `reqcache.calls` counter, a `reqcache.batch.size`
- * histogram, a span per miss that returns a promise, and hit, miss and join counts on the
- * request's span. `@opentelemetry/api` is the only peer of this entry point; the core has no
+ * histogram, a span per miss and per batch (active while the function runs, so the spans it starts
+ * are its children), and hit, miss and join counts on the request's span. `@opentelemetry/api` is the only peer of this entry point; the core has no
  * dependency.
  *
  * @example

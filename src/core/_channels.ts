@@ -1,5 +1,6 @@
 /**
- * The package's `node:diagnostics_channel` channels, and the only code that publishes on them.
+ * The package's `node:diagnostics_channel` channels, and the only code that publishes on them
+ * (with `_traced_calls.ts` for the two TracingChannels).
  *
  * Publishing is always guarded by `channel.hasSubscribers` at the call site, so that with
  * nobody listening a cache hit or a scope costs one getter read more and builds no message:
@@ -23,22 +24,41 @@ export interface DiagnosticsChannel {
   unsubscribe(listener: (message: unknown, name: string | symbol) => void): boolean;
 }
 
+/** The part of a `node:diagnostics_channel` TracingChannel used here: its five channels. */
+export interface TracingChannel {
+  readonly start: DiagnosticsChannel & {
+    runStores<A extends unknown[], R>(
+      message: object,
+      fn: (...args: A) => R,
+      thisArg: unknown,
+      ...args: A
+    ): R;
+  };
+  readonly end: DiagnosticsChannel;
+  readonly asyncStart: DiagnosticsChannel;
+  readonly asyncEnd: DiagnosticsChannel;
+  readonly error: DiagnosticsChannel;
+}
+
 /** What a call of a cached function was: see `CacheCallMessage` in `cache_channels.ts`. */
 export type CallOutcome = "hit" | "miss" | "join";
 
 /** `node:diagnostics_channel`, or `undefined` on a runtime that does not provide it. */
 function loadDiagnosticsChannel():
-  | { channel(name: string): DiagnosticsChannel }
+  | { channel(name: string): DiagnosticsChannel; tracingChannel?(name: string): TracingChannel }
   | undefined {
   const process = (globalThis as {
     process?: { getBuiltinModule?: (name: string) => unknown };
   }).process;
   try {
     const loaded = process?.getBuiltinModule?.("node:diagnostics_channel") as
-      | { channel?: (name: string) => DiagnosticsChannel }
+      | { channel?: unknown; tracingChannel?: unknown }
       | undefined;
     return typeof loaded?.channel === "function"
-      ? loaded as { channel(name: string): DiagnosticsChannel }
+      ? loaded as {
+        channel(name: string): DiagnosticsChannel;
+        tracingChannel?(name: string): TracingChannel;
+      }
       : undefined;
   } catch {
     return undefined; // listed but not provided: the same as absent
@@ -51,13 +71,33 @@ const diagnostics = loadDiagnosticsChannel();
 export const channelsAvailable: boolean = diagnostics !== undefined;
 
 function channel(name: string): DiagnosticsChannel {
-  if (diagnostics !== undefined) return diagnostics.channel(name);
+  return diagnostics === undefined ? inertChannel(name) : diagnostics.channel(name);
+}
+
+/** A channel that never has subscribers, where there is no module to make one. */
+function inertChannel(name: string): DiagnosticsChannel {
   return {
     name,
     hasSubscribers: false,
     publish() {},
     subscribe() {},
     unsubscribe: () => false,
+  };
+}
+
+/** A TracingChannel, or inert stand-ins where the module has none (as it may on workerd). */
+function tracingChannel(name: string): TracingChannel {
+  if (typeof diagnostics?.tracingChannel === "function") return diagnostics.tracingChannel(name);
+  const inert = (event: string) => inertChannel(`tracing:${name}:${event}`);
+  return {
+    start: {
+      ...inert("start"),
+      runStores: (_message, fn, thisArg, ...args) => fn.apply(thisArg, args),
+    },
+    end: inert("end"),
+    asyncStart: inert("asyncStart"),
+    asyncEnd: inert("asyncEnd"),
+    error: inert("error"),
   };
 }
 
@@ -71,6 +111,14 @@ export const scopeEndChannel: DiagnosticsChannel = channel("reqcache:scope:end")
 export const callChannel: DiagnosticsChannel = channel("reqcache:call");
 /** `{ scope, name, size }`, for every batch a batching function runs. */
 export const batchChannel: DiagnosticsChannel = channel("reqcache:batch");
+
+/**
+ * `tracing:reqcache:compute:*`: the call of a cached function on a miss (see `_traced_calls.ts`).
+ * Its events and their fields are those of Node's `traceSync` / `tracePromise`.
+ */
+export const computeChannel: TracingChannel = tracingChannel("reqcache:compute");
+/** `tracing:reqcache:dispatch:*`: the call of a batch function (see `_traced_calls.ts`). */
+export const dispatchChannel: TracingChannel = tracingChannel("reqcache:dispatch");
 
 /** Publishes a scope's opening; `scope` is its public handle. */
 export function publishScopeStart(scope: object): void {

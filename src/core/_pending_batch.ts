@@ -13,6 +13,7 @@ import { keepsRejection } from "./_rejection_policy.ts";
 import { Frame, storage } from "./_frame.ts";
 import type { ScopeState } from "./_scope_state.ts";
 import { batchChannel, publishBatch } from "./_channels.ts";
+import { dispatchTraced, traceDispatch } from "./_traced_calls.ts";
 
 /** A batch function with its types erased: load keys in, values (or a promise of them) out. */
 export type BatchFn = (keys: readonly unknown[]) => unknown;
@@ -166,7 +167,11 @@ export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBa
     }
     let result: unknown;
     try {
-      result = frame === undefined ? batchFn(keys) : storage.run(frame, batchFn, keys);
+      result = frame === undefined
+        ? batchFn(keys)
+        : dispatchTraced()
+        ? storage.run(frame, traceDispatch, scope!.handle, options.name, batchFn, keys)
+        : storage.run(frame, batchFn, keys);
     } catch (error) {
       failAll(batch, from, to, batchFailed(options.name, to - from, error), options);
       continue;

@@ -97,3 +97,73 @@ export interface CacheBatchMessage {
   /** How many keys the batch asked for at once. */
   readonly size: number;
 }
+
+/**
+ * The message of the TracingChannel `reqcache:compute` (`diagnostics_channel.tracingChannel`),
+ * published around the call of a cached function on a miss in a live scope; hits, joins and
+ * calls outside any scope publish nothing on it. Its events, their order and the fields added as the call goes are those of Node's
+ * `traceSync` for a function that returns anything but a native promise (`start`, `error` if it
+ * throws, `end` with `result`), and of `tracePromise` for a native promise (`start`, `end`,
+ * then on settling `error` for a rejection, `asyncStart` and `asyncEnd`, with `result` or
+ * `error`). One message object travels through all the events of one call.
+ *
+ * The function runs inside the stores bound to `start` (`start.bindStore`), so a subscriber can
+ * give its work an async context of its own. While someone subscribes, the caller of a miss
+ * that returned a promise gets a promise that settles as the function's does (the one
+ * `tracePromise` would return), not the function's own.
+ *
+ * @example Timing each miss
+ * ```ts
+ * import { perRequestCache, runInCacheScope, type CacheComputeMessage } from "@reqcache/core";
+ * import diagnosticsChannel from "node:diagnostics_channel";
+ * import assert from "node:assert/strict";
+ *
+ * const getUser = perRequestCache(async (id: string) => ({ id }), { name: "getUser" });
+ * const events: string[] = [];
+ * const compute = diagnosticsChannel.tracingChannel("reqcache:compute");
+ * const listeners = {
+ *   start: (m: unknown) => events.push(`start ${(m as CacheComputeMessage).name}`),
+ *   end: () => events.push("end"),
+ *   asyncStart: () => events.push("asyncStart"),
+ *   asyncEnd: (m: unknown) => events.push(`asyncEnd ${JSON.stringify((m as CacheComputeMessage).result)}`),
+ *   error: () => events.push("error"),
+ * };
+ * compute.subscribe(listeners);
+ * await runInCacheScope({ url: "/" }, async () => {
+ *   await getUser("42"); // a miss: traced
+ *   await getUser("42"); // a hit: nothing on reqcache:compute
+ * });
+ * compute.unsubscribe(listeners);
+ * assert.deepEqual(events, ["start getUser", "end", "asyncStart", 'asyncEnd {"id":"42"}']);
+ * ```
+ */
+export interface CacheComputeMessage {
+  /** The scope the result is cached in. */
+  readonly scope: CacheScope;
+  /** The cached function's `name` option, or its own name. */
+  readonly name: string;
+  /** What the function returned, or what its promise fulfilled with: set for `end` or `asyncStart`. */
+  readonly result?: unknown;
+  /** What the function threw, or why its promise rejected: set for `error`. */
+  readonly error?: unknown;
+}
+
+/**
+ * The message of the TracingChannel `reqcache:dispatch`, published around each call of a
+ * `perRequestBatch` function's batch function, with the events and fields of
+ * {@linkcode CacheComputeMessage} (`result` is the array of values, or the promise's). The
+ * batch function runs inside the stores bound to `start`. A batch made outside any scope
+ * publishes nothing.
+ */
+export interface CacheDispatchMessage {
+  /** The scope the batch ran for (ended, if it ended before the batch was dispatched). */
+  readonly scope: CacheScope;
+  /** The batching function's name. */
+  readonly name: string;
+  /** The keys sent: the very array the batch function received. */
+  readonly keys: readonly unknown[];
+  /** What the batch function returned, or what its promise fulfilled with. */
+  readonly result?: unknown;
+  /** What the batch function threw, or why its promise rejected. */
+  readonly error?: unknown;
+}

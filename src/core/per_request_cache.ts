@@ -15,6 +15,7 @@ import { tagsOfCall } from "./_tag_index.ts";
 import { nextFunctionIndex } from "./_function_index.ts";
 import type { ScopeState } from "./_scope_state.ts";
 import { callChannel, publishCall } from "./_channels.ts";
+import { computeTraced, traceCompute } from "./_traced_calls.ts";
 
 export type { CachedFunction, PerRequestCacheOptions };
 
@@ -220,7 +221,9 @@ function cacheFunction(
     scope.misses++;
     let value: unknown;
     try {
-      value = fn.apply(receiver, args);
+      value = computeTraced()
+        ? traceCompute(scope.handle, name, fn, receiver, args)
+        : fn.apply(receiver, args);
     } catch (error) {
       // Marked first, by a plain store that cannot throw: when `error` is a stack overflow, the
       // cleanup below can overflow too (V8 leaves it undone in about 1 overflow in 30), and a

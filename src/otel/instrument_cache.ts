@@ -1,14 +1,15 @@
 import { type Meter, metrics, trace, type Tracer } from "@opentelemetry/api";
 import {
-  batchChannel,
-  callChannel,
   channelsAvailable,
+  computeChannel,
   type DiagnosticsChannel,
+  dispatchChannel,
   scopeEndChannel,
   scopeStartChannel,
 } from "../core/_channels.ts";
 import { checkOptionNames, describe } from "../_errors.ts";
 import { CacheTelemetry } from "./_cache_telemetry.ts";
+import { holdCallActivation } from "./_call_activation.ts";
 
 /**
  * What `instrumentCache` needs of an OpenTelemetry `TracerProvider`: the SDK's provider, or the
@@ -50,10 +51,16 @@ const ACTION = "instrument the cache";
  * Records the cache's work with OpenTelemetry, from the `node:diagnostics_channel` messages
  * the core publishes: a counter `reqcache.calls` (attributes `reqcache.function`,
  * `reqcache.outcome`), a histogram `reqcache.batch.size` (`reqcache.function`), a span
- * `reqcache <function name>` for every miss that returns a promise (a child of the span active
- * at the call, ended when the promise settles, with an error status if it rejects), and the
- * attributes `reqcache.hits`, `reqcache.misses` and `reqcache.joins` on the span that was active
- * when each scope opened (the server's request span), kept current call by call.
+ * `reqcache <function name>` for every miss and for every call of a batch function (with
+ * `reqcache.batch.size`), and the attributes `reqcache.hits`, `reqcache.misses` and
+ * `reqcache.joins` on the span that was active when each scope opened (the server's request
+ * span), written when that span ends.
+ *
+ * A miss's or batch's span is a child of the span active at the call (or of the request's span),
+ * ends when the function returns or its promise settles, with an error status if it throws or
+ * rejects, and is active while the function runs: a span the function starts, after any number
+ * of awaits, is its child. Hits and joins make no span and publish nothing: they are counted
+ * from the scopes' own counters, so an instrumented hit costs what an uninstrumented one does.
  *
  * Each call is its own subscription; disposing it unsubscribes it alone. It never breaks a
  * request: if a tracer, meter or exporter throws while a message is handled, the error is
@@ -138,8 +145,8 @@ export function instrumentCache(options?: InstrumentCacheOptions): Disposable {
     guard,
   );
   // One listener object per channel and per subscription, so that disposing this one
-  // unsubscribes exactly these. Each handles its message without a closure of its own: the call
-  // listener runs on every cache hit.
+  // unsubscribes exactly these. `reqcache:call` and `reqcache:batch` are not among them: a hit
+  // must cost nothing more instrumented, so calls are counted from the scopes' own counters.
   const listen = (handle: (message: never) => void) => (message: unknown): void => {
     try {
       handle.call(telemetry, message as never);
@@ -147,16 +154,24 @@ export function instrumentCache(options?: InstrumentCacheOptions): Disposable {
       report(error);
     }
   };
+  const returned = listen(telemetry.callReturned);
+  const settled = listen(telemetry.callSettled);
+  const failed = listen(telemetry.callFailed);
   const listeners: [DiagnosticsChannel, (message: unknown) => void][] = [
     [scopeStartChannel, listen(telemetry.scopeStarted)],
     [scopeEndChannel, listen(telemetry.scopeEnded)],
-    [callChannel, listen(telemetry.called)],
-    [batchChannel, listen(telemetry.batched)],
+    [computeChannel.start, listen(telemetry.computeStarted)],
+    [dispatchChannel.start, listen(telemetry.dispatchStarted)],
   ];
+  for (const channel of [computeChannel, dispatchChannel]) {
+    listeners.push([channel.end, returned], [channel.asyncEnd, settled], [channel.error, failed]);
+  }
   for (const [channel, listener] of listeners) channel.subscribe(listener);
+  const release = holdCallActivation();
   return {
     [Symbol.dispose](): void {
       for (const [channel, listener] of listeners) channel.unsubscribe(listener);
+      release();
     },
   };
 }

@@ -4,11 +4,12 @@
  * the spans, their parents and attributes, and the metric sums.
  */
 import { test } from "node:test";
+import diagnosticsChannel from "node:diagnostics_channel";
 import assert from "node:assert/strict";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { Hono } from "hono";
-import { perRequestBatch, perRequestCache, withCacheScope } from "../../mod.ts";
+import { perRequestBatch, perRequestCache, runInCacheScope, withCacheScope } from "../../mod.ts";
 import { cacheScope } from "../../hono.ts";
 import { instrumentCache } from "../../otel.ts";
 import { parentOf, startSdk } from "./_otel_sdk.ts";
@@ -33,7 +34,7 @@ function cachedWork() {
     const user = await getUser(id); // settled: a hit
     assert.equal(await joined, user);
     await assert.rejects(failing(id), RangeError); // miss: a span with an error status
-    return { id: user.id, doubled: double(21) }; // a synchronous miss: no span
+    return { id: user.id, doubled: double(21) }; // a synchronous miss: a span too
   };
 }
 
@@ -48,7 +49,7 @@ function expectedCalls(requests: number): string[] {
   ];
 }
 
-/** Checks one request's spans: its request span, and a span per async miss under it. */
+/** Checks one request's spans: its request span, and a span per miss under it. */
 function assertRequestSpans(request: ReadableSpan, all: ReadableSpan[]): void {
   assert.deepEqual(
     {
@@ -61,6 +62,7 @@ function assertRequestSpans(request: ReadableSpan, all: ReadableSpan[]): void {
   );
   const children = all.filter((span) => parentOf(span) === request.spanContext().spanId);
   assert.deepEqual(children.map((span) => span.name).sort(), [
+    "reqcache double",
     "reqcache failing",
     "reqcache getUser",
   ]);
@@ -96,7 +98,7 @@ test("a withCacheScope handler inside an active span: miss spans under it, count
   });
   assert.deepEqual(JSON.parse(body), { id: "7", doubled: 42 });
   const spans = await sdk.spans();
-  assert.equal(spans.length, 3);
+  assert.equal(spans.length, 4);
   const request = spans.find((span) => span.name === "GET /users")!;
   assert.equal(parentOf(request), undefined);
   assertRequestSpans(request, spans);
@@ -138,7 +140,7 @@ async function loadTracedHono(kind: FetchServer): Promise<void> {
   const spans = await sdk.spans();
   const requests = spans.filter((span) => span.name === "GET /users/:id");
   assert.equal(requests.length, REQUESTS);
-  assert.equal(spans.length, REQUESTS * 3);
+  assert.equal(spans.length, REQUESTS * 4);
   assert.equal(new Set(requests.map((span) => span.spanContext().traceId)).size, REQUESTS);
   for (const request of requests) {
     assert.equal(parentOf(request), undefined);
@@ -173,13 +175,14 @@ test("with no active span where the scope opens, misses still make root spans an
   await (await handler(new Request("http://localhost/"))).text();
   const spans = await sdk.spans();
   assert.deepEqual(spans.map((span) => [span.name, parentOf(span)]).sort(), [
+    ["reqcache double", undefined],
     ["reqcache failing", undefined],
     ["reqcache getUser", undefined],
   ]);
   assert.deepEqual(await sdk.points("reqcache.calls"), expectedCalls(1));
 });
 
-test("a perRequestBatch function: reqcache.batch.size records each batch, its loads count by outcome", async () => {
+test("a perRequestBatch function: one span and one reqcache.batch.size point per batch, its loads counted by outcome", async () => {
   await using sdk = startSdk();
   using _instrumented = instrumentCache(sdk.providers);
   const getUsers = perRequestBatch(async (ids: readonly number[]) => ids.map((id) => ({ id })), {
@@ -200,8 +203,11 @@ test("a perRequestBatch function: reqcache.batch.size records each batch, its lo
     "reqcache.function=getUsers,reqcache.outcome=join → 1",
     "reqcache.function=getUsers,reqcache.outcome=miss → 4",
   ]);
-  const spans = await sdk.spans(); // a miss returns a promise: a span each, ended when it settled
-  assert.deepEqual(spans.map((span) => span.name), Array(4).fill("reqcache getUsers"));
+  const spans = await sdk.spans(); // the loads make no span of their own
+  assert.deepEqual(
+    spans.map((span) => [span.name, span.attributes["reqcache.batch.size"]]),
+    [["reqcache getUsers", 2], ["reqcache getUsers", 2]],
+  );
 });
 
 test("each instrumentCache() is its own subscription; disposing one leaves the others", async () => {
@@ -239,5 +245,31 @@ test("the global providers are used by default", async () => {
     trace.disable();
   }
   const spans = await sdk.spans();
-  assert.deepEqual(spans.map((span) => span.name).sort(), ["reqcache failing", "reqcache getUser"]);
+  assert.deepEqual(spans.map((span) => span.name).sort(), [
+    "reqcache double",
+    "reqcache failing",
+    "reqcache getUser",
+  ]);
 });
+
+test("while instrumented, hits and joins publish nothing: reqcache:call and reqcache:batch have no subscriber", async () => {
+  await using sdk = startSdk();
+  using _instrumented = instrumentCache(sdk.providers);
+  assert.equal(diagnosticsChannel.hasSubscribers("reqcache:call"), false);
+  assert.equal(diagnosticsChannel.hasSubscribers("reqcache:batch"), false);
+  const double = perRequestCache((n: number) => n * 2, { name: "double" });
+  await tracerOf(sdk).startActiveSpan("GET /", async (request) => {
+    runInCacheScope({ url: "/" }, () => {
+      double(1);
+      for (let i = 0; i < 5; i++) double(1);
+    });
+    request.end();
+  });
+  const [miss, request] = await sdk.spans();
+  assert.equal(miss.name, "reqcache double");
+  assert.equal(request.attributes["reqcache.hits"], 5); // counted by the scope, read at the end
+});
+
+function tracerOf(sdk: ReturnType<typeof startSdk>) {
+  return sdk.tracerProvider.getTracer("test server");
+}

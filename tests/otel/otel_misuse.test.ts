@@ -6,11 +6,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import {
+  context,
+  type MeterProvider,
+  type Span,
+  trace,
+  type TracerProvider,
+} from "@opentelemetry/api";
 import { SimpleSpanProcessor, TracerProvider as SdkTracerProvider } from "@opentelemetry/sdk-trace";
-import { currentScope, perRequestCache, runInCacheScope, withCacheScope } from "../../mod.ts";
+import { perRequestBatch, perRequestCache, runInCacheScope, withCacheScope } from "../../mod.ts";
 import { instrumentCache } from "../../otel.ts";
-import { publishBatch } from "../../src/core/_channels.ts";
 import { startSdk } from "./_otel_sdk.ts";
 
 test("options that are not an object, not known, or not providers are a TypeError", () => {
@@ -94,9 +99,10 @@ test("a tracer and a meter that throw are reported once, and every request goes 
     }),
   } as unknown as MeterProvider;
   const getUser = perRequestCache(async (id: string) => ({ id }), { name: "getUser" });
+  const loadUsers = perRequestBatch((ids: readonly string[]) => ids, { name: "loadUsers" });
   const handler = withCacheScope(async (request: Request) => {
     const id = new URL(request.url).pathname.slice(1);
-    publishBatch(currentScope()!, "loadUsers", 1); // the histogram throws
+    assert.equal(await loadUsers(id), id); // the histogram throws
     const [a, b] = await Promise.all([getUser(id), getUser(id)]); // the tracer throws
     return Response.json({ same: a === b, id: (await getUser(id)).id });
   });
@@ -140,10 +146,17 @@ test("a span that cannot be ended when its promise settles is reported, not thro
 });
 
 test("an exporter that throws never reaches the request", async () => {
+  let exports = 0;
   const tracerProvider = new SdkTracerProvider({
     spanProcessors: [
       new SimpleSpanProcessor({
-        exporter: { export: throwing("exporter"), shutdown: async () => {} },
+        exporter: {
+          export() {
+            exports++;
+            throw new Error("exporter is down");
+          },
+          shutdown: async () => {},
+        },
       }),
     ],
   });
@@ -151,20 +164,49 @@ test("an exporter that throws never reaches the request", async () => {
   using _instrumented = instrumentCache({ tracerProvider });
   const user = await runInCacheScope({ url: "/" }, () => getUser("4"));
   assert.deepEqual(user, { id: "4" });
-  await assert.rejects(tracerProvider.forceFlush(), /exporter is down/); // the SDK kept it
+  assert.equal(exports, 1); // the miss's span ended before its caller resumed
   await tracerProvider.shutdown();
 });
 
 test("batches are recorded in the reqcache.batch.size histogram by function", async () => {
   await using sdk = startSdk();
   using _instrumented = instrumentCache(sdk.providers);
-  runInCacheScope({ url: "/" }, (scope) => {
-    publishBatch(scope, "loadUsers", 3);
-    publishBatch(scope, "loadUsers", 2);
-    publishBatch(scope, "loadPosts", 7);
+  const loadUsers = perRequestBatch((ids: readonly number[]) => ids, {
+    name: "loadUsers",
+    maxBatchSize: 3,
   });
+  const loadPosts = perRequestBatch((ids: readonly number[]) => ids, { name: "loadPosts" });
+  await runInCacheScope({ url: "/" }, () =>
+    Promise.all([
+      loadUsers.many([1, 2, 3, 4, 5]),
+      loadPosts.many([1, 2, 3, 4, 5, 6, 7]),
+    ]));
   assert.deepEqual(await sdk.points("reqcache.batch.size"), [
     "reqcache.function=loadPosts → count=1 sum=7",
     "reqcache.function=loadUsers → count=2 sum=5",
   ]);
+});
+
+test("a request span that cannot take its counts is reported, and still ends", async () => {
+  let ended = 0;
+  const request = {
+    spanContext: () => ({ traceId: "1".repeat(32), spanId: "2".repeat(16), traceFlags: 1 }),
+    isRecording: () => ended === 0,
+    setAttributes: throwing("request span"),
+    end() {
+      ended++;
+    },
+  } as unknown as Span;
+  await using sdk = startSdk();
+  const double = perRequestCache((n: number) => n * 2, { name: "double" });
+  const reported = await withErrorsRecorded(async () => {
+    using _instrumented = instrumentCache(sdk.providers);
+    context.with(trace.setSpan(context.active(), request), () => {
+      runInCacheScope({ url: "/" }, () => double(1) + double(1));
+    });
+    request.end();
+  });
+  assert.equal(ended, 1);
+  assert.equal(reported.length, 1);
+  assert.match(String(reported[0][1]), /request span is down/);
 });
