@@ -9,7 +9,7 @@
  * `false`, whether the handler has answered or not. `closed` says whether that happened already,
  * except on Deno, where it is `undefined`: the listener is then added anyway.
  */
-import { AsyncResource } from "node:async_hooks";
+import type { AsyncResource } from "node:async_hooks";
 import { clientGoneLoggingErrors, endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import type { ResponseScopeOptions } from "./_cache_scope_options.ts";
 import { bodyContext, serverTimingOf } from "./_response_scope.ts";
