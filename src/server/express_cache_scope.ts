@@ -34,7 +34,7 @@ const ACTION = "create the Express cacheScope() middleware";
  * @param options When the scope ends and what the response reports.
  * @returns The middleware.
  * @throws {TypeError} If an option has the wrong type or name, or if `cacheScope` itself is
- * given to `app.use` instead of `cacheScope()`.
+ * given to `app.use` instead of `cacheScope()` (when the first request comes).
  *
  * @example An Express app with one cache per request
  * ```ts

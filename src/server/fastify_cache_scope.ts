@@ -77,8 +77,8 @@ const ACTION = "create the Fastify cacheScope() plugin";
  *
  * @param options When the scope ends and what the response reports.
  * @returns The plugin.
- * @throws {TypeError} If an option has the wrong type or name, or if `cacheScope` itself is
- * given to `app.register` instead of `cacheScope()`.
+ * @throws {TypeError} If an option has the wrong type or name; if `cacheScope` itself is given
+ * to `app.register` instead of `cacheScope()`, the registration rejects with a `TypeError`.
  *
  * @example A Fastify app with one cache per request
  * ```ts
@@ -106,7 +106,11 @@ const ACTION = "create the Fastify cacheScope() plugin";
  * ```
  */
 export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin {
-  if (arguments.length > 1) throw calledAsPlugin(arguments.length);
+  if (arguments.length > 1) {
+    // Fastify is running the factory as the plugin: a plugin fails its registration by
+    // rejecting (a throw would escape Fastify's loader as an uncaught exception).
+    return Promise.reject(calledAsPlugin(arguments.length)) as never;
+  }
   const valid = getValidCacheScopeOptions(options, ACTION);
   // Where the request's frame waits between Fastify's hooks: a property Fastify declares on
   // every request (`decorateRequest`), of this plugin instance alone.

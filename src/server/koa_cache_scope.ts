@@ -43,7 +43,8 @@ const ACTION = "create the Koa cacheScope() middleware";
  *
  * @param options When the scope ends and what the response reports.
  * @returns The middleware.
- * @throws {TypeError} If an option has the wrong type or name.
+ * @throws {TypeError} If an option has the wrong type or name, or if `cacheScope` itself is
+ * given to `app.use` instead of `cacheScope()` (when the first request comes).
  *
  * @example A Koa app with one cache per request
  * ```ts
@@ -74,6 +75,11 @@ const ACTION = "create the Koa cacheScope() middleware";
  * ```
  */
 export function cacheScope(options?: CacheScopeOptions): KoaCacheScopeMiddleware {
+  if (arguments.length > 1) {
+    throw new TypeError(
+      `Cannot ${ACTION}: cacheScope takes one argument (the options), received ${arguments.length} arguments; give app.use the middleware cacheScope() returns, not cacheScope itself`,
+    );
+  }
   const valid = getValidCacheScopeOptions(options, ACTION);
   const after = valid.waitForBody ? readBodyInFrame : endNow;
   return function cacheScopeMiddleware(ctx, next) {
