@@ -16,7 +16,6 @@ import { bodyContext, serverTimingOf } from "./_response_scope.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
 import { type Frame, storage } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
-import { requestIdentity } from "../core/_request_identity.ts";
 import { openRunFrame, type RunFrame } from "../core/_run_frame.ts";
 
 /**
@@ -60,7 +59,10 @@ export function openNodeScope(
   options: ResponseScopeOptions,
   endWhenHeadersGo: boolean,
 ): RunFrame {
-  const run = openRunFrame(request, requestIdentity(request, "open the request's cache scope"));
+  // The framework's request object is its own identity (none carries a platform `Request` as
+  // `raw`), so `requestIdentity` and its reads are skipped: `openCacheScope(request)` inside
+  // computes the same object.
+  const run = openRunFrame(request, request);
   const { handle } = run;
   const state = run.frame.current!;
   const end = () =>
