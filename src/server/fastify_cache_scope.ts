@@ -116,6 +116,8 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
   // every request (`decorateRequest`), of this plugin instance alone.
   const opened = Symbol("reqcache.scope");
   type Opened = { [opened]: RunFrame };
+  // A stream payload is read in the request's frame: Fastify pipes it from the handler's
+  // context, but after backpressure Deno's `node:http` asks for more from outside it.
   const onSend: FastifyOnSendHookLike = valid.waitForBody
     ? function readPayloadInScope(request, _reply, payload, done) {
       readInFrame(payload, (request as Opened)[opened].frame);
