@@ -109,6 +109,24 @@ test("Fastify: every later hook and the handler run in the one scope, on routes 
   ]);
 });
 
+test("Fastify: the plugin applies to every route of its instance, declared before it or in a child context", async () => {
+  const app = Fastify();
+  const scoped = async () => ({ scoped: currentScope() !== undefined });
+  app.get("/before", scoped);
+  app.register(async (child) => void child.get("/child-before", scoped));
+  await app.register(fastifyScope());
+  app.get("/after", scoped);
+  app.register(async (child) => void child.get("/child-after", scoped));
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  try {
+    for (const path of ["/before", "/child-before", "/after", "/child-after"]) {
+      assert.deepEqual(await (await fetch(`${url}${path}`)).json(), { scoped: true }, path);
+    }
+  } finally {
+    await app.close();
+  }
+});
+
 test("Koa: every later middleware runs in the one scope, before and after its next()", async () => {
   const trail: Trail = [];
   const app = new Koa();
