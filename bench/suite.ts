@@ -21,6 +21,7 @@
 import process from "node:process";
 import { batchSection } from "./_batch.ts";
 import { httpSection } from "./_http.ts";
+import { nodeFrameworksSection } from "./_node_frameworks.ts";
 import { memorySection } from "./_memory.ts";
 import { microSection } from "./_micro.ts";
 import type { Check, Row, Section } from "./_section.ts";
@@ -33,6 +34,7 @@ export const sections: readonly Section[] = [
   batchSection,
   memorySection(),
   httpSection,
+  nodeFrameworksSection,
   workersSection,
   telemetrySection, // last: see _telemetry.ts
 ];

@@ -1,10 +1,14 @@
 /**
- * The options of every server integration ({@linkcode withCacheScope} and the Hono
- * `cacheScope()` middleware), next to the one check that all of them run when they are made.
+ * The options of every server integration ({@linkcode withCacheScope} and the `cacheScope()` of
+ * Hono, Express, Fastify and Koa), next to the one check that all of them run when they are made.
  */
 import { checkOptionNames, describe } from "../_errors.ts";
 
-/** Options of {@linkcode withCacheScope} and of the Hono `cacheScope()` middleware. */
+/**
+ * Options of {@linkcode withCacheScope} and of every `cacheScope()` (Hono, Express, Fastify, Koa).
+ * On Express, Fastify and Koa the end of the response is the `node:http` response's `close`,
+ * whatever the body.
+ */
 export interface CacheScopeOptions {
   /**
    * Keep the scope open until the response body has been sent (read to its end, errored, or

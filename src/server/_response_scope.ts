@@ -143,8 +143,14 @@ function trackedBody(
 }
 
 /** The current async context, every store's slot as it is now, to run a body's reads in. */
-function bodyContext(): AsyncResource {
+export function bodyContext(): AsyncResource {
   return new AsyncResource("reqcache.body");
+}
+
+/** The `Server-Timing` value of every server integration: the scope's figures as they are now. */
+export function serverTimingOf(handle: CacheScope): string {
+  const { hits, misses, joins } = handle.stats;
+  return `reqcache;desc="hits=${hits} misses=${misses} joins=${joins}"`;
 }
 
 /**
@@ -152,8 +158,7 @@ function bodyContext(): AsyncResource {
  * immutable.
  */
 function withServerTiming(response: Response, handle: CacheScope): Response {
-  const { hits, misses, joins } = handle.stats;
-  const value = `reqcache;desc="hits=${hits} misses=${misses} joins=${joins}"`;
+  const value = serverTimingOf(handle);
   try {
     response.headers.append("Server-Timing", value);
     return response;

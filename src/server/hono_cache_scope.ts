@@ -10,6 +10,8 @@ import {
 import { scopeResponse } from "./_response_scope.ts";
 import { openRunFrame } from "../core/_run_frame.ts";
 
+export type { CacheScopeOptions };
+
 /**
  * The part of Hono's `Context` that {@linkcode cacheScope} uses. Hono's own `Context` has it, so
  * the middleware is a Hono `MiddlewareHandler` for every app (`app.use(cacheScope())` type-checks
