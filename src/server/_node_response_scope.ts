@@ -14,7 +14,7 @@ import { clientGoneLoggingErrors, endScopeLoggingErrors } from "./_end_scope_log
 import type { ResponseScopeOptions } from "./_cache_scope_options.ts";
 import { bodyContext, serverTimingOf } from "./_response_scope.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
-import { type Frame, storage } from "../core/_scope_state.ts";
+import { type Frame, storage } from "../core/_frame.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 import { openRunFrame, type RunFrame } from "../core/_run_frame.ts";
 

@@ -1,7 +1,7 @@
 import { getValidCacheScopeOptions } from "./_cache_scope_options.ts";
 import type { CacheScopeOptions } from "./_cache_scope_options.ts";
 import { type NodeResponseLike, openNodeScope } from "./_node_response_scope.ts";
-import { storage } from "../core/_scope_state.ts";
+import { storage } from "../core/_frame.ts";
 
 export type { CacheScopeOptions };
 export type { NodeResponseLike };

@@ -8,7 +8,7 @@ import {
   runInFrame,
 } from "./_node_response_scope.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
-import { storage } from "../core/_scope_state.ts";
+import { storage } from "../core/_frame.ts";
 import type { RunFrame } from "../core/_run_frame.ts";
 
 export type { CacheScopeOptions };

@@ -3,7 +3,7 @@ import { getValidCacheScopeOptions } from "./_cache_scope_options.ts";
 import type { CacheScopeOptions } from "./_cache_scope_options.ts";
 import { type NodeResponseLike, openNodeScope, readInFrame } from "./_node_response_scope.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
-import { type Frame, storage } from "../core/_scope_state.ts";
+import { type Frame, storage } from "../core/_frame.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 
 export type { CacheScopeOptions };
