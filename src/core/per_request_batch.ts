@@ -5,72 +5,15 @@ import { describe } from "../_errors.ts";
 import { getValidBatchOptions, type PerRequestBatchOptions } from "./_batch_options.ts";
 import { type Entry, type EntryTable, PENDING, READY } from "./_entry_table.ts";
 import { nextFunctionIndex } from "./_function_index.ts";
-import { type BatchFn, dispatch, PendingBatch, primedEntry, schedule } from "./_pending_batch.ts";
+import { type BatchFn, dispatch, PendingBatch, primedEntry } from "./_pending_batch.ts";
+import { scheduleBatch } from "./_batch_schedule.ts";
 import { callOutsideScope } from "./_outside_scope.ts";
 import { tagsOfCall } from "./_tag_index.ts";
 import { callChannel, publishCall } from "./_channels.ts";
 
-export type { PerRequestBatchOptions };
+import type { BatchedFunction, BatchFunction } from "./_batched_function.ts";
 
-/**
- * What {@linkcode perRequestBatch} wraps: it receives distinct load keys and returns (or
- * resolves to) an array with the value for each key, in the order of the keys; an `Error` in a
- * slot rejects that key alone.
- *
- * @typeParam K The load key's type.
- * @typeParam V The value's type.
- */
-export type BatchFunction<K, V> = (
-  keys: readonly K[],
-) => readonly (V | Error)[] | PromiseLike<readonly (V | Error)[]>;
-
-/**
- * A function made by {@linkcode perRequestBatch}: `load(key)` resolves to the key's value, and
- * four methods act on the current scope.
- *
- * @typeParam K The load key's type.
- * @typeParam V The value's type.
- */
-export interface BatchedFunction<K, V> {
-  /**
-   * Loads one key: from the current scope's cache, or in the scope's next batch.
-   *
-   * @param key The key to load.
-   * @returns The key's value; rejects if its slot was an `Error` or its batch failed, or if
-   * the `key` or `tags` option throws or `tags` returns anything but an array of strings.
-   * @throws {TypeError} If no cache scope is open and `outsideScope` is `"throw"`.
-   */
-  (key: K): Promise<V>;
-  /**
-   * Loads several keys in the same batch, like DataLoader's `loadMany`: one failing key does
-   * not reject the others, its slot holds the error instead.
-   *
-   * @param keys The keys to load.
-   * @returns The values, with the error of each key that failed in its place.
-   * @throws {TypeError} If `keys` is not an array.
-   */
-  many(keys: readonly K[]): Promise<(V | Error)[]>;
-  /**
-   * Drops the key's entry in the current scope, so the next load asks the batch function again.
-   * Loads already made keep their promise.
-   *
-   * @returns Whether the scope held an entry for the key.
-   */
-  invalidate(key: K): boolean;
-  /**
-   * Drops all of this function's entries in the current scope.
-   *
-   * @returns How many entries were dropped.
-   */
-  clear(): number;
-  /**
-   * Stores `value` for `key` in the current scope, unless an entry is there already (call
-   * `invalidate` first to replace it). An `Error` is stored as a rejection.
-   *
-   * @returns Whether the value was stored: `false` outside any scope or over an entry.
-   */
-  prime(key: K, value: V | Error): boolean;
-}
+export type { BatchedFunction, BatchFunction, PerRequestBatchOptions };
 
 /**
  * Wraps `batchFn` so that the loads one request makes in the same tick become one call of it:
@@ -159,7 +102,9 @@ export function perRequestBatch<K, V>(
     );
   }
   const valid = getValidBatchOptions(options as PerRequestBatchOptions | undefined, batchFn);
-  const { key: keyOf, tags: tagsOf, outsideScope, name } = valid;
+  const { key: keyOf, tags: tagsOf, outsideScope, name, cache: keeps } = valid;
+  // A custom schedule may hold a batch past the tick, so a full one leaves at once.
+  const fullAt = valid.schedule === undefined ? Infinity : valid.maxBatchSize;
   const call = batchFn as BatchFn;
   const index = nextFunctionIndex();
 
@@ -211,33 +156,37 @@ export function perRequestBatch<K, V>(
       return Promise.reject(error);
     }
     let batch = table.pending as PendingBatch | undefined;
-    if (batch === undefined) {
-      const made = new PendingBatch(scope, table, keyOf !== undefined);
-      table.pending = batch = made;
-      schedule(() => dispatch(made, call, valid));
-    } else if (batch.dropped) {
-      const entry = batch.entryOf(cacheKey);
+    const made = batch === undefined;
+    if (made) {
+      table.pending = batch = new PendingBatch(scope, table, keyOf !== undefined, keeps);
+    } else if (batch!.dropped || !keeps) {
+      const entry = batch!.entryOf(cacheKey);
       if (entry !== undefined) {
-        // Dropped from the table while its batch waits: the batch's answer will not be stale,
-        // so the entry comes back, pending again and tagged anew, and the load joins it.
-        entry.state = PENDING;
-        table.set(cacheKey, entry);
-        if (tags !== undefined) table.tag(cacheKey, tags);
+        // Kept nowhere (`cache: false`), or dropped from the table while its batch waits: the
+        // batch's answer will not be stale, so the load joins the slot; a dropped entry comes
+        // back, pending again and tagged anew.
+        if (keeps) {
+          entry.state = PENDING;
+          table.set(cacheKey, entry);
+          if (tags !== undefined) table.tag(cacheKey, tags);
+        }
         return join(scope, table, entry);
       }
     }
-    const entry = batch.add(key, cacheKey);
+    const entry = batch!.add(key, cacheKey);
     if (tags !== undefined) table.tag(cacheKey, tags); // now: invalidateTags reaches it pending
     table.misses++;
     scope.misses++;
     if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", entry.value);
+    if (made) scheduleBatch(batch!, call, valid); // with its first key: a schedule may send it
+    if (batch!.keys.length >= fullAt) dispatch(batch!, call, valid);
     return entry.value as Promise<V>;
   }
 
   /** No open scope: warns or throws as `outsideScope` says, or runs a batch of one, uncached. */
   function loadAlone(key: K): Promise<V> {
     callOutsideScope(outsideScope, load, name);
-    const batch = new PendingBatch(undefined, undefined, false);
+    const batch = new PendingBatch(undefined, undefined, false, false);
     const entry = batch.add(key, key);
     dispatch(batch, call, valid);
     return entry.value as Promise<V>;
@@ -265,7 +214,7 @@ export function perRequestBatch<K, V>(
 
   function prime(key: K, value: V | Error): boolean {
     const scope = liveScope();
-    if (scope === undefined) return false;
+    if (scope === undefined || !keeps) return false;
     const cacheKey = keyOf === undefined ? key : keyOf(key);
     const tags = tagsOf === undefined ? undefined : tagsOfCall(tagsOf, [key], name);
     const table = scope.table(index, name, true);

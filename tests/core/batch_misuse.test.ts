@@ -40,7 +40,7 @@ test("batch options are checked by name and type", () => {
   assert.throws(() => create(ok, { maxEntries: 10 }), {
     name: "TypeError",
     message:
-      'Cannot create a per-request batch: unknown option "maxEntries"; the options are maxBatchSize, key, cacheRejections, tags, outsideScope, name',
+      'Cannot create a per-request batch: unknown option "maxEntries"; the options are maxBatchSize, schedule, cache, key, cacheRejections, tags, outsideScope, name',
   });
   assert.throws(() => create(ok, 100), {
     name: "TypeError",
