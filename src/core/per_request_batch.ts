@@ -21,17 +21,21 @@ export type { BatchedFunction, BatchFunction, PerRequestBatchOptions };
  * and the cache belong to the current scope.
  *
  * Inside a scope, the loads made before the batch is dispatched (once the promise jobs queued
- * by the current tick have run) are collected per scope: a key already cached or already in
- * the pending batch is not sent again, and two requests never share a batch or an entry.
- * `batchFn` receives the distinct keys in the order of their first load (with a `key` option:
- * the first load key seen for each cache key) and runs in the request's context, so
- * `currentScope()` and cached functions inside it see that request.
+ * by the current tick have run, or when the `schedule` option says) are collected per scope: a
+ * key already cached or already in the pending batch is not sent again, and two requests never
+ * share a batch or an entry. `batchFn` receives the distinct keys in the order of their first
+ * load (with a `key` option: the first load key seen for each cache key) and runs in the
+ * request's context, so `currentScope()` and cached functions inside it see that request. It
+ * answers with an array (one value per key, in order) or with a `Map` from key to value, read
+ * with SameValueZero by the load key or the key the `key` option made (a key the `Map` lacks
+ * gets `undefined`: this overload's values are typed `V | undefined`). With `cache: false`
+ * the loads of one batch are still de-duplicated, but nothing stays once it has left.
  *
- * Errors: an `Error` in a slot rejects that key alone. A result that is not an array, or not
- * one value per key, rejects every key of the batch with a `TypeError` naming the function; a
- * throw or rejection of `batchFn` rejects them with an `Error` whose `cause` is the original.
- * A rejected key is dropped so the next load retries it, unless `cacheRejections` (`true`, or a
- * predicate of the error) keeps it.
+ * Errors: an `Error` as a key's value rejects that key alone. An answer that is neither an
+ * array nor a `Map`, or an array of the wrong length, rejects every key of the batch with a
+ * `TypeError` naming the function; a throw or rejection of `batchFn` (or of `schedule`) rejects
+ * them with an `Error` whose `cause` is the original. A rejected key is dropped so the next
+ * load retries it, unless `cacheRejections` (`true`, or a predicate of the error) keeps it.
  *
  * Counting: a load answered by a settled entry is a hit, one that shares a promise still
  * pending (its key waiting in the batch, or the batch in flight) is a join, and a key sent to
@@ -39,19 +43,59 @@ export type { BatchedFunction, BatchFunction, PerRequestBatchOptions };
  * of the batch function is published on `reqcache:batch` with its size. `tags` lets
  * `invalidateTags` drop entries of batched and cached functions together, even pending ones.
  *
- * Ending the scope: a batch still pending runs anyway, outside any scope, and a batch in
- * flight settles, so every load settles; neither stores anything. Outside any scope a load is
- * a batch of one, called at once, and nothing is cached; `outsideScope` can make it warn or
- * throw instead.
+ * Ending the scope: a batch still pending (its tick not over, or its `schedule` not called
+ * back) runs anyway, outside any scope, and a batch in flight settles, so every load settles;
+ * neither stores anything. Outside any scope a load is a batch of one, called at once (with
+ * no `schedule`), and nothing is cached; `outsideScope` can make it warn or throw instead.
  *
  * @typeParam K The load key's type.
  * @typeParam V The value's type.
- * @param batchFn Loads the values of distinct keys, in the order of the keys.
- * @param options The largest batch, how to key, tag and name entries, which rejections to keep,
- * and what a load outside any scope does.
+ * @param batchFn Loads the values of distinct keys, as a `Map` from key to value.
+ * @param options The largest batch, when it leaves, whether to cache, how to key, tag and name
+ * entries, which rejections to keep, and what a load outside any scope does.
  * @returns The batched function, with `many`, `invalidate`, `clear` and `prime`.
  * @throws {TypeError} If `batchFn` is not a function or an option has the wrong type, name or
- * value.
+ * value, or `cache: false` comes with `tags` or `cacheRejections`.
+ * @throws {RangeError} If `maxBatchSize` is not a positive integer or `Infinity`.
+ *
+ * @example Rows in any order, answered as a Map
+ * ```ts
+ * import { perRequestBatch, runInCacheScope } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * const rows = [{ id: 2, name: "Bob" }, { id: 1, name: "Ada" }]; // SELECT … WHERE id IN (…)
+ * const getUser = perRequestBatch(async (ids: readonly number[]) =>
+ *   new Map(rows.filter((row) => ids.includes(row.id)).map((row) => [row.id, row]))
+ * );
+ *
+ * await runInCacheScope({ url: "/" }, async () => {
+ *   const [ada, nobody] = await Promise.all([getUser(1), getUser(3)]);
+ *   assert.equal(ada?.name, "Ada");
+ *   assert.equal(nobody, undefined); // no row for 3
+ * });
+ * ```
+ */
+export function perRequestBatch<K, V>(
+  batchFn: (
+    keys: readonly K[],
+  ) => ReadonlyMap<unknown, V | Error> | PromiseLike<ReadonlyMap<unknown, V | Error>>,
+  options?: PerRequestBatchOptions<K>,
+): BatchedFunction<K, V | undefined>;
+/**
+ * Wraps `batchFn` so that the loads one request makes in the same tick become one call of it,
+ * per request: the overload for a batch function that answers with an array, one value per
+ * key in the order of the keys (an `Error` rejects that key alone). The overload above says
+ * the rest.
+ *
+ * @typeParam K The load key's type.
+ * @typeParam V The value's type.
+ * @param batchFn Loads the values of distinct keys, as an array in the order of the keys (or
+ * a `Map`, see the overload above).
+ * @param options The largest batch, when it leaves, whether to cache, how to key, tag and name
+ * entries, which rejections to keep, and what a load outside any scope does.
+ * @returns The batched function, with `many`, `invalidate`, `clear` and `prime`.
+ * @throws {TypeError} If `batchFn` is not a function or an option has the wrong type, name or
+ * value, or `cache: false` comes with `tags` or `cacheRejections`.
  * @throws {RangeError} If `maxBatchSize` is not a positive integer or `Infinity`.
  *
  * @example One query for the users of a request
@@ -90,6 +134,10 @@ export type { BatchedFunction, BatchFunction, PerRequestBatchOptions };
  * });
  * ```
  */
+export function perRequestBatch<K, V>(
+  batchFn: BatchFunction<K, V>,
+  options?: PerRequestBatchOptions<K>,
+): BatchedFunction<K, V>;
 export function perRequestBatch<K, V>(
   batchFn: BatchFunction<K, V>,
   options?: PerRequestBatchOptions<K>,

@@ -73,6 +73,46 @@ test("batch options are checked by name and type", () => {
   });
 });
 
+test("schedule must be a function and cache a boolean", () => {
+  assert.throws(() => create(ok, { schedule: 5 }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: schedule must be a function that calls dispatch, received number 5",
+  });
+  assert.throws(() => create(ok, { schedule: "nextTick" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: schedule must be a function that calls dispatch, received the string "nextTick"',
+  });
+  for (const [bad, shown] of [[0, "number 0"], ["false", 'the string "false"'], [null, "null"]]) {
+    assert.throws(() => create(ok, { cache: bad }), {
+      name: "TypeError",
+      message: `Cannot create a per-request batch: cache must be a boolean, received ${shown}`,
+    });
+  }
+  create(ok, { schedule: (dispatch: () => void) => dispatch(), cache: false });
+  create(ok, { cache: true, tags: () => [], cacheRejections: true });
+});
+
+test("cache: false refuses tags and cacheRejections, which would have nothing to act on", () => {
+  assert.throws(() => create(ok, { cache: false, tags: () => ["user"] }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: tags has no effect with cache false (no entry is kept for invalidateTags to drop), received a function",
+  });
+  assert.throws(() => create(ok, { cache: false, cacheRejections: true }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: cacheRejections has no effect with cache false (no entry is kept, rejected or not), received boolean true",
+  });
+  assert.throws(() => create(ok, { cache: false, cacheRejections: () => true }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: cacheRejections has no effect with cache false (no entry is kept, rejected or not), received a function",
+  });
+  create(ok, { cache: false, cacheRejections: false });
+});
+
 test("many() names keys that are not an array", () => {
   const fn = perRequestBatch(ok, { name: "getUser" });
   for (const run of [(f: () => unknown) => f(), (f: () => unknown) => runInCacheScope({}, f)]) {
