@@ -204,11 +204,12 @@ export function perRequestBatch<K, V>(
       return Promise.reject(error);
     }
     let batch = table.pending as PendingBatch | undefined;
-    const made = batch === undefined;
-    if (made) {
+    let made = false;
+    if (batch === undefined) {
       table.pending = batch = new PendingBatch(scope, table, keyOf !== undefined, keeps);
-    } else if (batch!.dropped || !keeps) {
-      const entry = batch!.entryOf(cacheKey);
+      made = true;
+    } else if (batch.dropped || !keeps) {
+      const entry = batch.entryOf(cacheKey);
       if (entry !== undefined) {
         // Kept nowhere (`cache: false`), or dropped from the table while its batch waits: the
         // batch's answer will not be stale, so the load joins the slot; a dropped entry comes
@@ -221,13 +222,13 @@ export function perRequestBatch<K, V>(
         return join(scope, table, entry);
       }
     }
-    const entry = batch!.add(key, cacheKey);
+    const entry = batch.add(key, cacheKey);
     if (tags !== undefined) table.tag(cacheKey, tags); // now: invalidateTags reaches it pending
     table.misses++;
     scope.misses++;
     if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", entry.value);
-    if (made) scheduleBatch(batch!, call, valid); // with its first key: a schedule may send it
-    if (batch!.keys.length >= fullAt) dispatch(batch!, call, valid);
+    if (made) scheduleBatch(batch, call, valid); // with its first key: a schedule may send it
+    if (batch.keys.length >= fullAt) dispatch(batch, call, valid);
     return entry.value as Promise<V>;
   }
 
