@@ -6,9 +6,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
+import diagnosticsChannel from "node:diagnostics_channel";
 import {
   type CacheScope,
   currentScope,
+  invalidateTags,
   openCacheScope,
   perRequestBatch,
   runInCacheScope,
@@ -216,4 +218,34 @@ test("two requests get a batch and a schedule call each", async () => {
   held[0]();
   assert.deepEqual(await both, [[1, 2], [2, 3]]);
   assert.deepEqual(seen, [{ request: b, keys: [2, 3] }, { request: a, keys: [1, 2] }]);
+});
+
+test("with a schedule, the cache, tags, invalidate and the channels act as without one", async () => {
+  const { held, schedule } = heldSchedule();
+  const { batches, fn } = recorder({ schedule, tags: (key) => [`key:${key}`] });
+  const sizes: number[] = [];
+  const onBatch = (message: unknown) => sizes.push((message as { size: number }).size);
+  diagnosticsChannel.subscribe("reqcache:batch", onBatch);
+  try {
+    await runInCacheScope({}, async (scope) => {
+      const first = fn(1);
+      fn(2);
+      assert.equal(invalidateTags("key:1"), 1); // while the batch waits for dispatch
+      assert.equal(fn.invalidate(2), true);
+      const again = fn(1); // back into its slot: the batch has not left, its answer is fresh
+      assert.equal(again, first);
+      assert.deepEqual(sizes, []);
+      held[0]();
+      assert.equal(await again, "value 1");
+      assert.equal(await fn(1), "value 1"); // a hit
+      assert.equal(fn.prime(3, "primed"), true);
+      assert.equal(await fn(3), "primed");
+      assert.deepEqual(scope.stats.functions[0].hits, 2);
+    });
+  } finally {
+    diagnosticsChannel.unsubscribe("reqcache:batch", onBatch);
+  }
+  assert.deepEqual(batches, [[1, 2]]);
+  assert.deepEqual(sizes, [2]);
+  assert.equal(held.length, 1);
 });
