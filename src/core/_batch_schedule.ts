@@ -10,7 +10,11 @@ import { type BatchFn, dispatch, failUnsent, type PendingBatch } from "./_pendin
  * Starts the wait of a batch just made, with its first key in it: `options.schedule` decides
  * when it leaves, or DataLoader's rule (see `afterTick`) when there is none.
  */
-export function scheduleBatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBatchOptions) {
+export function scheduleBatch(
+  batch: PendingBatch,
+  batchFn: BatchFn,
+  options: ValidBatchOptions,
+): void {
   const { schedule } = options;
   if (schedule === undefined) return afterTick(() => dispatch(batch, batchFn, options));
   // A dispatch asked for while `schedule` still runs waits for it to return: had the batch left
@@ -23,6 +27,7 @@ export function scheduleBatch(batch: PendingBatch, batchFn: BatchFn, options: Va
   };
   // A schedule that never dispatches must not hold the loads forever: the scope's end sends them
   // (outside any scope, as dispatch does for a scope that has ended), so every load settles.
+  // One listener per batch, kept for the scope's life: a request makes few batches.
   batch.scope!.onEnd(leave);
   try {
     schedule(leave);

@@ -42,7 +42,10 @@ export class PendingBatch {
   dropped = false;
   /** Set when the batch leaves, or fails before it could: a second dispatch does nothing. */
   sent = false;
-  /** Cache key → slot, made only once `dropped` is set (a load that misses never needs it). */
+  /**
+   * Cache key → slot, made by the first `entryOf`: once `dropped` is set, or on a second load
+   * when nothing is kept (a load that misses a kept table never needs it).
+   */
   #slots: Map<unknown, number> | undefined;
 
   constructor(
@@ -206,7 +209,12 @@ function settle(
   for (let slot = from; slot < to; slot++) settleSlot(batch, slot, values[slot - from], options);
 }
 
-function settleSlot(batch: PendingBatch, slot: number, value: unknown, options: ValidBatchOptions) {
+function settleSlot(
+  batch: PendingBatch,
+  slot: number,
+  value: unknown,
+  options: ValidBatchOptions,
+): void {
   if (value instanceof Error) return reject(batch, slot, value, options);
   const entry = batch.entries[slot];
   entry.resolve(value);
