@@ -55,7 +55,9 @@ test("a load made while its key's batch is in flight goes into the next batch", 
   }, { cache: false });
   await runInCacheScope({}, async () => {
     const first = fn(1);
-    while (batches.length === 0) await delay(1); // the first batch is in flight
+    // The first batch is in flight once its function was called: wait for that, at most 30 s.
+    for (let polls = 0; batches.length === 0 && polls < 30_000; polls++) await delay(1);
+    assert.equal(batches.length, 1);
     const second = fn(1);
     assert.notEqual(second, first);
     assert.equal(await second, "1#2");
