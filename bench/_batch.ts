@@ -79,8 +79,19 @@ async function usersInKeyOrder(ids: readonly number[]): Promise<(User | null)[]>
 }
 const request = { url: "http://localhost/graphql" };
 
-/** The resolvers of one request: each field loads its user and reads it (a missing one: 0). */
-async function resolveAll(load: (id: number) => Promise<User | null | undefined>): Promise<number> {
+/** The resolvers of one request: each field loads its user and reads it. */
+async function resolveAll(load: (id: number) => Promise<User>): Promise<number> {
+  const ids = await Promise.all(keys.map(async (key) => (await load(key)).id));
+  return ids.length;
+}
+
+/**
+ * The same resolvers for users that may have no row. A function of their own, so that the
+ * Map-answer pair does not change what the engine learns about the N+1 pair's resolvers.
+ */
+async function resolveAllOrMissing(
+  load: (id: number) => Promise<User | null | undefined>,
+): Promise<number> {
   const ids = await Promise.all(keys.map(async (key) => (await load(key))?.id ?? 0));
   return ids.length;
 }
@@ -110,12 +121,15 @@ const cases: readonly { name: string; body(): Promise<number> }[] = [
         return resolveAll((id) => loader.load(id));
       }),
   },
-  { name: OURS_MAP, body: () => runInCacheScope(request, () => resolveAll(getUserFromMap)) },
+  {
+    name: OURS_MAP,
+    body: () => runInCacheScope(request, () => resolveAllOrMissing(getUserFromMap)),
+  },
   {
     name: THEIRS_REORDER,
     body: () => {
       const loader = new DataLoader<number, User | null>(usersInKeyOrder);
-      return resolveAll((id) => loader.load(id));
+      return resolveAllOrMissing((id) => loader.load(id));
     },
   },
 ];
