@@ -22,8 +22,13 @@ export type BatchFn = (keys: readonly unknown[]) => unknown;
 export class PendingBatch {
   /** The scope the loads were made in; `undefined` for the batch of one made outside any. */
   readonly scope: ScopeState | undefined;
-  /** The function's table in that scope, where each key's entry is stored. */
+  /** The function's table in that scope: it counts the batch, and holds the pending one. */
   readonly table: EntryTable | undefined;
+  /**
+   * Whether each key's entry is stored in `table` (the `cache` option); if not, repeats find
+   * their slot through `entryOf`, and nothing is left once the batch has left.
+   */
+  readonly keeps: boolean;
   /** What the batch function receives: one load key per cache key, in first-load order. */
   readonly keys: unknown[] = [];
   /** Each slot's cache key: the `keys` array itself when load keys are their own cache keys. */
@@ -37,22 +42,34 @@ export class PendingBatch {
    * of sending the key twice.
    */
   dropped = false;
-  /** Cache key → slot, made only once `dropped` is set (a load that misses never needs it). */
+  /** Set when the batch leaves, or fails before it could: a second dispatch does nothing. */
+  sent = false;
+  /**
+   * Cache key → slot, made by the first `entryOf`: once `dropped` is set, or on a second load
+   * when nothing is kept (a load that misses a kept table never needs it).
+   */
   #slots: Map<unknown, number> | undefined;
 
-  constructor(scope: ScopeState | undefined, table: EntryTable | undefined, keyed: boolean) {
+  constructor(
+    scope: ScopeState | undefined,
+    table: EntryTable | undefined,
+    keyed: boolean,
+    keeps: boolean,
+  ) {
     this.scope = scope;
     this.table = table;
+    this.keeps = keeps;
     this.cacheKeys = keyed ? [] : this.keys;
   }
 
   /**
    * Adds a key to the batch and its entry to the table; the entry's value is the promise of the
    * key's value. In a table the entry is {@linkcode PENDING} until its slot is settled (loads
-   * that find it meanwhile are joins), then READY, or dropped for a rejection (see `reject`).
+   * that find it meanwhile are joins), then READY, or dropped for a rejection (see `reject`);
+   * an entry kept nowhere is READY from the start, and no settle touches a table for it.
    */
   add(key: unknown, cacheKey: unknown): Entry {
-    const state = this.table === undefined ? READY : PENDING;
+    const state = this.keeps ? PENDING : READY;
     const entry: SlotEntry = { value: undefined, state, resolve: noop, reject: noop };
     filling = entry;
     entry.value = new Promise(fillSettlers);
@@ -60,11 +77,11 @@ export class PendingBatch {
     this.keys.push(key);
     if (this.cacheKeys !== this.keys) this.cacheKeys.push(cacheKey);
     this.entries.push(entry);
-    this.table?.set(cacheKey, entry);
+    if (this.keeps) this.table!.set(cacheKey, entry);
     return entry;
   }
 
-  /** The pending entry of `cacheKey`, if the key is in this batch (see `dropped`). */
+  /** The pending entry of `cacheKey`, if the key is in this batch (see `dropped`, `keeps`). */
   entryOf(cacheKey: unknown): Entry | undefined {
     if (this.#slots === undefined) {
       this.#slots = new Map();
@@ -109,35 +126,6 @@ export function primedEntry(promise: Promise<unknown>): Entry {
 }
 
 /**
- * Runs `job` once the promise jobs already queued have run: DataLoader's rule for when a batch
- * is dispatched, so that loads made in one tick, and in the `then` callbacks that tick queues,
- * are collected into one batch.
- *
- * Where there is a `process.nextTick` (Node, Deno, Bun, workerd with Node compatibility), the
- * job is queued from a resolved promise's `then`, and from there on the next-tick queue: a
- * promise job queued now runs before that `then` callback, and the next-tick queue runs only
- * after the promise job queue is empty again, so resolvers that `await` one level before they
- * load (graphql-js resolving a list's fields) still make it into the batch. Nothing I/O-bound
- * waits for it, though: the next-tick queue runs before the event loop moves on. Without
- * `process`, `setImmediate` or a zero timer does the same, one turn of the loop later.
- *
- * The job runs in whatever async context the scheduler carries; the batch does not rely on it
- * (see `dispatch`).
- */
-export function schedule(job: () => void): void {
-  const process = (globalThis as { process?: { nextTick?: (job: () => void) => void } }).process;
-  if (typeof process?.nextTick === "function") {
-    (resolved ??= Promise.resolve()).then(() => process.nextTick!(job));
-  } else if (typeof setImmediate === "function") {
-    setImmediate(job);
-  } else {
-    setTimeout(job, 0);
-  }
-}
-
-let resolved: Promise<void> | undefined;
-
-/**
  * Calls the batch function for every key of `batch`, `maxBatchSize` keys at a time, in order,
  * and settles each key's promise with its value or error.
  *
@@ -151,6 +139,8 @@ let resolved: Promise<void> | undefined;
  * takes later loads back into its slot, since that answer cannot be stale.
  */
 export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBatchOptions): void {
+  if (batch.sent) return;
+  batch.sent = true;
   const { scope, table } = batch;
   if (table !== undefined && table.pending === batch) table.pending = undefined;
   const frame = scope === undefined ? undefined : new Frame(scope.ended ? undefined : scope, true);
@@ -176,7 +166,7 @@ export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBa
       failAll(batch, from, to, batchFailed(options.name, to - from, error), options);
       continue;
     }
-    if (Array.isArray(result)) settle(batch, from, to, result, options);
+    if (Array.isArray(result) || result instanceof Map) settle(batch, from, to, result, options);
     else {
       Promise.resolve(result).then(
         (values) => settle(batch, from, to, values, options),
@@ -186,7 +176,12 @@ export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBa
   }
 }
 
-/** Hands each key of slots `from`…`to` its value, or rejects it alone for an `Error` slot. */
+/**
+ * Hands each key of slots `from`…`to` its value, or rejects it alone for an `Error`: the value
+ * in its place of an array, or stored under its cache key in a `Map` (SameValueZero, as `Map`
+ * compares keys: the key the load was made with, or the one the `key` option made of it; a key
+ * the `Map` lacks gets `undefined`).
+ */
 function settle(
   batch: PendingBatch,
   from: number,
@@ -195,9 +190,15 @@ function settle(
   options: ValidBatchOptions,
 ): void {
   const { name } = options;
+  if (values instanceof Map) {
+    for (let slot = from; slot < to; slot++) {
+      settleSlot(batch, slot, values.get(batch.cacheKeys[slot]), options);
+    }
+    return;
+  }
   if (!Array.isArray(values)) {
     const error = new TypeError(
-      `Cannot load ${name}: the batch function must return an array with one value (or Error) per key, or a promise of one, received ${
+      `Cannot load ${name}: the batch function must return an array with one value (or Error) per key, or a Map from key to value, or a promise of either, received ${
         describe(values)
       }`,
     );
@@ -211,16 +212,20 @@ function settle(
     );
     return failAll(batch, from, to, error, options);
   }
-  for (let slot = from; slot < to; slot++) {
-    const value = values[slot - from];
-    if (value instanceof Error) reject(batch, slot, value, options);
-    else {
-      const entry = batch.entries[slot];
-      entry.resolve(value);
-      forgetSettlers(entry);
-      if (entry.state === PENDING) entry.state = READY; // not if dropped meanwhile
-    }
-  }
+  for (let slot = from; slot < to; slot++) settleSlot(batch, slot, values[slot - from], options);
+}
+
+function settleSlot(
+  batch: PendingBatch,
+  slot: number,
+  value: unknown,
+  options: ValidBatchOptions,
+): void {
+  if (value instanceof Error) return reject(batch, slot, value, options);
+  const entry = batch.entries[slot];
+  entry.resolve(value);
+  forgetSettlers(entry);
+  if (entry.state === PENDING) entry.state = READY; // not if dropped meanwhile
 }
 
 function failAll(
@@ -249,6 +254,23 @@ function reject(batch: PendingBatch, slot: number, error: Error, options: ValidB
   const cacheKey = batch.cacheKeys[slot];
   if (keepsRejection(options.cacheRejections, error, options, options.name)) entry.state = READY;
   else if (table.get(cacheKey) === entry) table.delete(cacheKey);
+}
+
+/**
+ * Fails a batch that never left (its `schedule` threw): every load rejects with `error`, and
+ * no entry stays, whatever `cacheRejections` says: no answer was ever given for these keys.
+ */
+export function failUnsent(batch: PendingBatch, error: Error): void {
+  batch.sent = true;
+  const { table } = batch;
+  if (table !== undefined && table.pending === batch) table.pending = undefined;
+  for (let slot = 0; slot < batch.entries.length; slot++) {
+    const entry = batch.entries[slot];
+    entry.reject(error);
+    forgetSettlers(entry);
+    const cacheKey = batch.cacheKeys[slot];
+    if (entry.state === PENDING && table!.get(cacheKey) === entry) table!.delete(cacheKey);
+  }
 }
 
 /** The error of every key of a batch whose function threw or rejected. */

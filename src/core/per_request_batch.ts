@@ -4,72 +4,15 @@ import { describe } from "../_errors.ts";
 import { getValidBatchOptions, type PerRequestBatchOptions } from "./_batch_options.ts";
 import { type Entry, type EntryTable, PENDING, READY } from "./_entry_table.ts";
 import { nextFunctionIndex } from "./_function_index.ts";
-import { type BatchFn, dispatch, PendingBatch, primedEntry, schedule } from "./_pending_batch.ts";
+import { type BatchFn, dispatch, PendingBatch, primedEntry } from "./_pending_batch.ts";
+import { scheduleBatch } from "./_batch_schedule.ts";
 import { callOutsideScope } from "./_outside_scope.ts";
 import { tagsOfCall } from "./_tag_index.ts";
 import { callChannel, publishCall } from "./_channels.ts";
 
-export type { PerRequestBatchOptions };
+import type { BatchedFunction, BatchFunction } from "./_batched_function.ts";
 
-/**
- * What {@linkcode perRequestBatch} wraps: it receives distinct load keys and returns (or
- * resolves to) an array with the value for each key, in the order of the keys; an `Error` in a
- * slot rejects that key alone.
- *
- * @typeParam K The load key's type.
- * @typeParam V The value's type.
- */
-export type BatchFunction<K, V> = (
-  keys: readonly K[],
-) => readonly (V | Error)[] | PromiseLike<readonly (V | Error)[]>;
-
-/**
- * A function made by {@linkcode perRequestBatch}: `load(key)` resolves to the key's value, and
- * four methods act on the current scope.
- *
- * @typeParam K The load key's type.
- * @typeParam V The value's type.
- */
-export interface BatchedFunction<K, V> {
-  /**
-   * Loads one key: from the current scope's cache, or in the scope's next batch.
-   *
-   * @param key The key to load.
-   * @returns The key's value; rejects if its slot was an `Error` or its batch failed, or if
-   * the `key` or `tags` option throws or `tags` returns anything but an array of strings.
-   * @throws {TypeError} If no cache scope is open and `outsideScope` is `"throw"`.
-   */
-  (key: K): Promise<V>;
-  /**
-   * Loads several keys in the same batch, like DataLoader's `loadMany`: one failing key does
-   * not reject the others, its slot holds the error instead.
-   *
-   * @param keys The keys to load.
-   * @returns The values, with the error of each key that failed in its place.
-   * @throws {TypeError} If `keys` is not an array.
-   */
-  many(keys: readonly K[]): Promise<(V | Error)[]>;
-  /**
-   * Drops the key's entry in the current scope, so the next load asks the batch function again.
-   * Loads already made keep their promise.
-   *
-   * @returns Whether the scope held an entry for the key.
-   */
-  invalidate(key: K): boolean;
-  /**
-   * Drops all of this function's entries in the current scope.
-   *
-   * @returns How many entries were dropped.
-   */
-  clear(): number;
-  /**
-   * Stores `value` for `key` in the current scope, unless an entry is there already (call
-   * `invalidate` first to replace it). An `Error` is stored as a rejection.
-   *
-   * @returns Whether the value was stored: `false` outside any scope or over an entry.
-   */
-  prime(key: K, value: V | Error): boolean;
-}
+export type { BatchedFunction, BatchFunction, PerRequestBatchOptions };
 
 /**
  * Wraps `batchFn` so that the loads one request makes in the same tick become one call of it:
@@ -77,17 +20,21 @@ export interface BatchedFunction<K, V> {
  * and the cache belong to the current scope.
  *
  * Inside a scope, the loads made before the batch is dispatched (once the promise jobs queued
- * by the current tick have run) are collected per scope: a key already cached or already in
- * the pending batch is not sent again, and two requests never share a batch or an entry.
- * `batchFn` receives the distinct keys in the order of their first load (with a `key` option:
- * the first load key seen for each cache key) and runs in the request's context, so
- * `currentScope()` and cached functions inside it see that request.
+ * by the current tick have run, or when the `schedule` option says) are collected per scope: a
+ * key already cached or already in the pending batch is not sent again, and two requests never
+ * share a batch or an entry. `batchFn` receives the distinct keys in the order of their first
+ * load (with a `key` option: the first load key seen for each cache key) and runs in the
+ * request's context, so `currentScope()` and cached functions inside it see that request. It
+ * answers with an array (one value per key, in order) or with a `Map` from key to value, read
+ * with SameValueZero by the load key or the key the `key` option made (a key the `Map` lacks
+ * gets `undefined`: this overload's values are typed `V | undefined`). With `cache: false`
+ * the loads of one batch are still de-duplicated, but nothing stays once it has left.
  *
- * Errors: an `Error` in a slot rejects that key alone. A result that is not an array, or not
- * one value per key, rejects every key of the batch with a `TypeError` naming the function; a
- * throw or rejection of `batchFn` rejects them with an `Error` whose `cause` is the original.
- * A rejected key is dropped so the next load retries it, unless `cacheRejections` (`true`, or a
- * predicate of the error) keeps it.
+ * Errors: an `Error` as a key's value rejects that key alone. An answer that is neither an
+ * array nor a `Map`, or an array of the wrong length, rejects every key of the batch with a
+ * `TypeError` naming the function; a throw or rejection of `batchFn` (or of `schedule`) rejects
+ * them with an `Error` whose `cause` is the original. A rejected key is dropped so the next
+ * load retries it, unless `cacheRejections` (`true`, or a predicate of the error) keeps it.
  *
  * Counting: a load answered by a settled entry is a hit, one that shares a promise still
  * pending (its key waiting in the batch, or the batch in flight) is a join, and a key sent to
@@ -95,19 +42,59 @@ export interface BatchedFunction<K, V> {
  * of the batch function is published on `reqcache:batch` with its size. `tags` lets
  * `invalidateTags` drop entries of batched and cached functions together, even pending ones.
  *
- * Ending the scope: a batch still pending runs anyway, outside any scope, and a batch in
- * flight settles, so every load settles; neither stores anything. Outside any scope a load is
- * a batch of one, called at once, and nothing is cached; `outsideScope` can make it warn or
- * throw instead.
+ * Ending the scope: a batch still pending (its tick not over, or its `schedule` not called
+ * back) runs anyway, outside any scope, and a batch in flight settles, so every load settles;
+ * neither stores anything. Outside any scope a load is a batch of one, called at once (with
+ * no `schedule`), and nothing is cached; `outsideScope` can make it warn or throw instead.
  *
  * @typeParam K The load key's type.
  * @typeParam V The value's type.
- * @param batchFn Loads the values of distinct keys, in the order of the keys.
- * @param options The largest batch, how to key, tag and name entries, which rejections to keep,
- * and what a load outside any scope does.
+ * @param batchFn Loads the values of distinct keys, as a `Map` from key to value.
+ * @param options The largest batch, when it leaves, whether to cache, how to key, tag and name
+ * entries, which rejections to keep, and what a load outside any scope does.
  * @returns The batched function, with `many`, `invalidate`, `clear` and `prime`.
  * @throws {TypeError} If `batchFn` is not a function or an option has the wrong type, name or
- * value.
+ * value, or `cache: false` comes with `tags` or `cacheRejections`.
+ * @throws {RangeError} If `maxBatchSize` is not a positive integer or `Infinity`.
+ *
+ * @example Rows in any order, answered as a Map
+ * ```ts
+ * import { perRequestBatch, runInCacheScope } from "@reqcache/core";
+ * import assert from "node:assert/strict";
+ *
+ * const rows = [{ id: 2, name: "Bob" }, { id: 1, name: "Ada" }]; // SELECT … WHERE id IN (…)
+ * const getUser = perRequestBatch(async (ids: readonly number[]) =>
+ *   new Map(rows.filter((row) => ids.includes(row.id)).map((row) => [row.id, row]))
+ * );
+ *
+ * await runInCacheScope({ url: "/" }, async () => {
+ *   const [ada, nobody] = await Promise.all([getUser(1), getUser(3)]);
+ *   assert.equal(ada?.name, "Ada");
+ *   assert.equal(nobody, undefined); // no row for 3
+ * });
+ * ```
+ */
+export function perRequestBatch<K, V>(
+  batchFn: (
+    keys: readonly K[],
+  ) => ReadonlyMap<unknown, V | Error> | PromiseLike<ReadonlyMap<unknown, V | Error>>,
+  options?: PerRequestBatchOptions<K>,
+): BatchedFunction<K, V | undefined>;
+/**
+ * Wraps `batchFn` so that the loads one request makes in the same tick become one call of it,
+ * per request: the overload for a batch function that answers with an array, one value per
+ * key in the order of the keys (an `Error` rejects that key alone). The overload above says
+ * the rest.
+ *
+ * @typeParam K The load key's type.
+ * @typeParam V The value's type.
+ * @param batchFn Loads the values of distinct keys, as an array in the order of the keys (or
+ * a `Map`, see the overload above).
+ * @param options The largest batch, when it leaves, whether to cache, how to key, tag and name
+ * entries, which rejections to keep, and what a load outside any scope does.
+ * @returns The batched function, with `many`, `invalidate`, `clear` and `prime`.
+ * @throws {TypeError} If `batchFn` is not a function or an option has the wrong type, name or
+ * value, or `cache: false` comes with `tags` or `cacheRejections`.
  * @throws {RangeError} If `maxBatchSize` is not a positive integer or `Infinity`.
  *
  * @example One query for the users of a request
@@ -149,6 +136,10 @@ export interface BatchedFunction<K, V> {
 export function perRequestBatch<K, V>(
   batchFn: BatchFunction<K, V>,
   options?: PerRequestBatchOptions<K>,
+): BatchedFunction<K, V>;
+export function perRequestBatch<K, V>(
+  batchFn: BatchFunction<K, V>,
+  options?: PerRequestBatchOptions<K>,
 ): BatchedFunction<K, V> {
   if (typeof batchFn !== "function") {
     throw new TypeError(
@@ -158,7 +149,9 @@ export function perRequestBatch<K, V>(
     );
   }
   const valid = getValidBatchOptions(options as PerRequestBatchOptions | undefined, batchFn);
-  const { key: keyOf, tags: tagsOf, outsideScope, name } = valid;
+  const { key: keyOf, tags: tagsOf, outsideScope, name, cache: keeps } = valid;
+  // A custom schedule may hold a batch past the tick, so a full one leaves at once.
+  const fullAt = valid.schedule === undefined ? Infinity : valid.maxBatchSize;
   const call = batchFn as BatchFn;
   const index = nextFunctionIndex();
 
@@ -210,18 +203,21 @@ export function perRequestBatch<K, V>(
       return Promise.reject(error);
     }
     let batch = table.pending as PendingBatch | undefined;
+    let made = false;
     if (batch === undefined) {
-      const made = new PendingBatch(scope, table, keyOf !== undefined);
-      table.pending = batch = made;
-      schedule(() => dispatch(made, call, valid));
-    } else if (batch.dropped) {
+      table.pending = batch = new PendingBatch(scope, table, keyOf !== undefined, keeps);
+      made = true;
+    } else if (batch.dropped || !keeps) {
       const entry = batch.entryOf(cacheKey);
       if (entry !== undefined) {
-        // Dropped from the table while its batch waits: the batch's answer will not be stale,
-        // so the entry comes back, pending again and tagged anew, and the load joins it.
-        entry.state = PENDING;
-        table.set(cacheKey, entry);
-        if (tags !== undefined) table.tag(cacheKey, tags);
+        // Kept nowhere (`cache: false`), or dropped from the table while its batch waits: the
+        // batch's answer will not be stale, so the load joins the slot; a dropped entry comes
+        // back, pending again and tagged anew.
+        if (keeps) {
+          entry.state = PENDING;
+          table.set(cacheKey, entry);
+          if (tags !== undefined) table.tag(cacheKey, tags);
+        }
         return join(scope, table, entry);
       }
     }
@@ -230,13 +226,15 @@ export function perRequestBatch<K, V>(
     table.misses++;
     scope.misses++;
     if (callChannel.hasSubscribers) publishCall(scope.handle, name, "miss", entry.value);
+    if (made) scheduleBatch(batch, call, valid); // with its first key: a schedule may send it
+    if (batch.keys.length >= fullAt) dispatch(batch, call, valid);
     return entry.value as Promise<V>;
   }
 
   /** No open scope: warns or throws as `outsideScope` says, or runs a batch of one, uncached. */
   function loadAlone(key: K): Promise<V> {
     callOutsideScope(outsideScope, load, name);
-    const batch = new PendingBatch(undefined, undefined, false);
+    const batch = new PendingBatch(undefined, undefined, false, false);
     const entry = batch.add(key, key);
     dispatch(batch, call, valid);
     return entry.value as Promise<V>;
@@ -264,7 +262,7 @@ export function perRequestBatch<K, V>(
 
   function prime(key: K, value: V | Error): boolean {
     const scope = liveScope();
-    if (scope === undefined) return false;
+    if (scope === undefined || !keeps) return false;
     const cacheKey = keyOf === undefined ? key : keyOf(key);
     const tags = tagsOf === undefined ? undefined : tagsOfCall(tagsOf, [key], name);
     const table = scope.table(index, name, true);

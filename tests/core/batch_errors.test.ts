@@ -55,7 +55,7 @@ test("a result that is not an array rejects every key", async () => {
     await assert.rejects(fn(1), {
       name: "TypeError",
       message:
-        "Cannot load getUser: the batch function must return an array with one value (or Error) per key, or a promise of one, received an object",
+        "Cannot load getUser: the batch function must return an array with one value (or Error) per key, or a Map from key to value, or a promise of either, received an object",
     });
   });
 });

@@ -40,7 +40,7 @@ test("batch options are checked by name and type", () => {
   assert.throws(() => create(ok, { maxEntries: 10 }), {
     name: "TypeError",
     message:
-      'Cannot create a per-request batch: unknown option "maxEntries"; the options are maxBatchSize, key, cacheRejections, tags, outsideScope, name',
+      'Cannot create a per-request batch: unknown option "maxEntries"; the options are maxBatchSize, schedule, cache, key, cacheRejections, tags, outsideScope, name',
   });
   assert.throws(() => create(ok, 100), {
     name: "TypeError",
@@ -71,6 +71,46 @@ test("batch options are checked by name and type", () => {
     message:
       'Cannot create a per-request batch: name must be a non-empty string, received the string ""',
   });
+});
+
+test("schedule must be a function and cache a boolean", () => {
+  assert.throws(() => create(ok, { schedule: 5 }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: schedule must be a function that calls dispatch, received number 5",
+  });
+  assert.throws(() => create(ok, { schedule: "nextTick" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a per-request batch: schedule must be a function that calls dispatch, received the string "nextTick"',
+  });
+  for (const [bad, shown] of [[0, "number 0"], ["false", 'the string "false"'], [null, "null"]]) {
+    assert.throws(() => create(ok, { cache: bad }), {
+      name: "TypeError",
+      message: `Cannot create a per-request batch: cache must be a boolean, received ${shown}`,
+    });
+  }
+  create(ok, { schedule: (dispatch: () => void) => dispatch(), cache: false });
+  create(ok, { cache: true, tags: () => [], cacheRejections: true });
+});
+
+test("cache: false refuses tags and cacheRejections, which would have nothing to act on", () => {
+  assert.throws(() => create(ok, { cache: false, tags: () => ["user"] }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: tags has no effect with cache false (no entry is kept for invalidateTags to drop), received a function",
+  });
+  assert.throws(() => create(ok, { cache: false, cacheRejections: true }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: cacheRejections has no effect with cache false (no entry is kept, rejected or not), received boolean true",
+  });
+  assert.throws(() => create(ok, { cache: false, cacheRejections: () => true }), {
+    name: "TypeError",
+    message:
+      "Cannot create a per-request batch: cacheRejections has no effect with cache false (no entry is kept, rejected or not), received a function",
+  });
+  create(ok, { cache: false, cacheRejections: false });
 });
 
 test("many() names keys that are not an array", () => {

@@ -5,6 +5,8 @@
  *
  * - fetch: `export default { fetch: withCacheScope(handler) }`, flag `nodejs_compat`;
  * - hono: a Hono app with `app.use(cacheScope())`, flag `nodejs_als`;
+ * - both: `/batch`, `perRequestBatch` functions (a `Map` answer; `cache: false` with a
+ *   `schedule`) loaded by requests in flight together;
  * - bare: a handler with no wrapper, where `openCacheScope` must refuse (workerd has no
  *   `enterWith`);
  * - channels: a `withCacheScope` handler whose isolate subscribes to the `reqcache:`
@@ -27,9 +29,12 @@ import { fileURLToPath } from "node:url";
 import { driveLoad } from "./_load.ts";
 import { expectedCalls, type IsolateRecord, type Report } from "./_workerd/workload.ts";
 import type { ChannelCounts } from "./_workerd/channels_worker.ts";
+import type { BatchReport } from "./_workerd/batch_route.ts";
 
 const REQUESTS = 2_000;
 const IN_FLIGHT = 100;
+const BATCH_REQUESTS = 300;
+const BATCH_IN_FLIGHT = 30;
 /** The newest date workerd 1.20261117.1 accepts that the README asks users to set, or older. */
 const COMPATIBILITY_DATE = "2026-11-01";
 /** Bounds on the child processes, so a hang fails the test instead of stalling the suite. */
@@ -335,6 +340,53 @@ describe("@reqcache/core on workerd", { timeout: 300_000 }, () => {
         assert.ok(
           record.maxInFlight > IN_FLIGHT / 2,
           `at most ${record.maxInFlight} handlers at once`,
+        );
+      },
+    );
+
+    test(
+      `${app}: ${BATCH_REQUESTS} requests, ${BATCH_IN_FLIGHT} in flight, each loads through one batch of its own, answered as a Map`,
+      slow,
+      async () => {
+        await served();
+        const run = crypto.randomUUID().slice(0, 8);
+        const reports = await driveLoad(async (seq, signal) => {
+          const response = await fetch(url(app, `/batch?seq=${seq}`), {
+            headers: { "x-token": `${run}-${seq}` },
+            signal,
+          });
+          const body = await response.text();
+          if (response.status !== 200) {
+            throw new Error(`Request ${seq} failed with ${response.status}: ${body}`);
+          }
+          return JSON.parse(body) as BatchReport;
+        }, { total: BATCH_REQUESTS, concurrency: BATCH_IN_FLIGHT, deadline: 90_000 });
+        const names = ["Ada", "Bob", "Cy", "Di", "Ed"];
+        const problems: string[] = [];
+        reports.forEach((report, seq) => {
+          const token = `${run}-${seq}`;
+          const [a, b, c] = [seq % 5, (seq + 1) % 5, (seq + 2) % 5];
+          const expected: BatchReport = {
+            token,
+            names: [names[a], names[b], names[a], null, names[c]],
+            // The load made one promise job later is in the tick's batch; cache: false sends
+            // key 7 once for its two loads in one batch, and again for the later load.
+            batches: [
+              ["getUser", token, [a + 1, b + 1, 99, c + 1]],
+              ["fresh", token, [7]],
+              ["fresh", token, [7]],
+            ],
+            fresh: [`${token}:7`, `${token}:7`, `${token}:7`],
+            tables: ["getUser:4:1", "fresh:0:2"],
+          };
+          if (!isDeepStrictEqual(report, expected)) {
+            problems.push(`request ${seq}: ${JSON.stringify(report)}`);
+          }
+        });
+        assert.deepEqual(
+          problems.slice(0, 5),
+          [],
+          `${problems.length} problems; workerd said:\n${workerd!.log().slice(-2_000)}`,
         );
       },
     );

@@ -1,9 +1,11 @@
 /**
  * The plain recipe: `export default { fetch: withCacheScope(handler) }`, pausing with workerd's
  * `scheduler.wait`. `/pool`: creating a worker pool fails at once (flag `nodejs_compat`).
+ * `/batch`: batched functions in the request's scope (see batch_route.ts).
  * Bundled and served by tests/server/workerd.test.ts.
  */
 import { withCacheScope } from "../../../mod.ts";
+import { batchRoute } from "./batch_route.ts";
 import { poolRefusals } from "./pool_refusal.ts";
 import { recordRoute, workload } from "./workload.ts";
 
@@ -26,6 +28,8 @@ async function handle(request: Request): Promise<Response> {
       return await fail(request, seq);
     case "/pool":
       return await poolRefusals(request);
+    case "/batch":
+      return await batchRoute(request, seq);
   }
   return recordRoute(url) ?? new Response("Not Found", { status: 404 });
 }
