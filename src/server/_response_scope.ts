@@ -95,7 +95,7 @@ export function scopeResponse(
 }
 
 /** The body as the server reads it: `reader`'s chunks, read in `frame`, ending the scope. */
-function trackedBody(
+export function trackedBody(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   handle: CacheScope,
   frame: Frame,
@@ -143,17 +143,22 @@ function trackedBody(
 }
 
 /** The current async context, every store's slot as it is now, to run a body's reads in. */
-function bodyContext(): AsyncResource {
+export function bodyContext(): AsyncResource {
   return new AsyncResource("reqcache.body");
+}
+
+/** The `Server-Timing` value with the scope's hits, misses and joins so far. */
+export function serverTimingOf(handle: CacheScope): string {
+  const { hits, misses, joins } = handle.stats;
+  return `reqcache;desc="hits=${hits} misses=${misses} joins=${joins}"`;
 }
 
 /**
  * Adds `Server-Timing: reqcache;desc="hits=H misses=M joins=J"`, copying the response if it is
  * immutable.
  */
-function withServerTiming(response: Response, handle: CacheScope): Response {
-  const { hits, misses, joins } = handle.stats;
-  const value = `reqcache;desc="hits=${hits} misses=${misses} joins=${joins}"`;
+export function withServerTiming(response: Response, handle: CacheScope): Response {
+  const value = serverTimingOf(handle);
   try {
     response.headers.append("Server-Timing", value);
     return response;

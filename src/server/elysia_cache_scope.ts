@@ -1,0 +1,314 @@
+import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { EndedBecause } from "../core/_end_reasons.ts";
+import { type Frame, type ScopeState, storage } from "../core/_scope_state.ts";
+import type { CacheScope } from "../core/cache_scope.ts";
+import { describe } from "../_errors.ts";
+import { requestIdentity } from "../core/_request_identity.ts";
+import { openRunFrame } from "../core/_run_frame.ts";
+import { watchedScope } from "./_watch_client.ts";
+import {
+  type CacheScopeOptions,
+  getValidCacheScopeOptions,
+  type ResponseScopeOptions,
+} from "./_cache_scope_options.ts";
+import { bodyContext, serverTimingOf, trackedBody, withServerTiming } from "./_response_scope.ts";
+import { hasFixedBody } from "./_fixed_body.ts";
+
+export type { CacheScopeOptions };
+
+/** What an Elysia hook of {@linkcode cacheScope} reads from Elysia's context. */
+export interface ElysiaHookContext {
+  /** The request, Elysia's `Request`: the scope's `request`. */
+  readonly request: Request;
+  /** What the handler returned (in `onAfterHandle`). */
+  readonly responseValue?: unknown;
+  /** The response's headers and status before it is made (in `onAfterHandle`). */
+  readonly set?: { headers: Record<string, unknown> | Headers };
+}
+
+/** A hook as {@linkcode cacheScope} registers it. */
+export type ElysiaHook = (context: ElysiaHookContext) => unknown;
+
+/**
+ * The part of an Elysia app that {@linkcode cacheScope} uses: its lifecycle hooks. Every Elysia
+ * app has them, so the plugin takes an app of any type without this package depending on
+ * Elysia.
+ */
+export interface ElysiaLike {
+  /** Registers a hook that runs first for every request of the app. */
+  onRequest(hook: ElysiaHook): unknown;
+  /** Registers a hook that runs after the route's handler returned. */
+  onAfterHandle(options: { as: "global" }, hook: ElysiaHook): unknown;
+  /** Registers a hook that runs once the response has been handed to the server. */
+  onAfterResponse(options: { as: "global" }, hook: ElysiaHook): unknown;
+}
+
+/**
+ * An Elysia plugin: what {@linkcode cacheScope} returns, for `app.use(cacheScope())`. It returns
+ * the app it was given, so the app keeps its type.
+ */
+export type CacheScopePlugin = <App>(app: App) => App;
+
+/** One request between the hooks: its scope, and whether its body will end that scope. */
+interface Exchange {
+  readonly handle: CacheScope;
+  readonly frame: Frame;
+  /** The scope this request opened, if it did not join an outer one. */
+  readonly watched: ScopeState | undefined;
+  /** Whether the body is a stream whose end (or cancel) ends the scope. */
+  tracked: boolean;
+}
+
+/**
+ * Elysia plugin that gives every request its own context and cache scope:
+ * `new Elysia().use(cacheScope())`. Cached functions called by the hooks registered after it
+ * and by the handlers use the request's cache without being told, `currentScope()` is the same
+ * scope in all of them, and `openCacheScope(request)` in a handler joins it.
+ *
+ * The scope ends once the response has been handed to the server (Elysia's `onAfterResponse`);
+ * a streamed body (a generator handler, a `ReadableStream`, a `Response` with a stream) keeps it
+ * until the body has been read to its end, and a client that goes away ends it at once. With
+ * `waitForBody: false` it ends at `onAfterResponse` whatever the body. Elysia runs on Bun here:
+ * `app.listen()` (`Bun.serve`) gives every request a context of its own, and the scope lives in
+ * it. Calling `app.handle(request)` yourself runs the request in your own context: the scope
+ * is then yours too until it ends (wrap the call in `withCacheScope` to keep it apart).
+ *
+ * @param options When the scope ends and what the response reports.
+ * @returns The plugin.
+ * @throws {TypeError} If an option has the wrong type or name.
+ *
+ * @example An Elysia app with one cache per request
+ * ```ts
+ * import { Elysia } from "elysia";
+ * import { perRequestCache } from "@reqcache/core";
+ * import { cacheScope } from "@reqcache/core/elysia";
+ * import assert from "node:assert/strict";
+ *
+ * let queries = 0;
+ * const getUser = perRequestCache(async (id: string) => ({ id, query: ++queries }));
+ *
+ * const app = new Elysia()
+ *   .use(cacheScope({ serverTiming: true }))
+ *   .get("/users/:id", async ({ params }) => {
+ *     await getUser(params.id);
+ *     return await getUser(params.id);
+ *   });
+ *
+ * const response = await app.handle(new Request("http://localhost/users/42"));
+ * assert.deepEqual(await response.json(), { id: "42", query: 1 });
+ * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1 joins=0"');
+ * ```
+ */
+export function cacheScope(options?: CacheScopeOptions): CacheScopePlugin {
+  const valid = getValidCacheScopeOptions(options, "create the cacheScope() plugin");
+  // Keyed by Elysia's request, the one object every hook of a request is given.
+  const exchanges = new WeakMap<Request, Exchange>();
+  // Elysia reads each hook's source: to decide whether to await it (a hook it takes for async
+  // makes the whole request handler async), whether it returns a value (a returning
+  // onRequest answers the request), and which parts of the context to build. So each hook
+  // below destructures only what it reads and hands the work to a plain function; none has
+  // the words that mark a hook async or returning (only onAfterHandle returns), and none
+  // passes the context on, which would make Elysia build all of it.
+  function cacheScopeOnRequest({ request }: ElysiaHookContext): void {
+    enterScope(request, exchanges);
+  }
+  function cacheScopeAfterHandle({ request, responseValue }: ElysiaHookContext): unknown {
+    const value = handled(exchanges.get(request), request, responseValue, valid);
+    return value;
+  }
+  function cacheScopeServerTiming({ request, responseValue, set }: ElysiaHookContext): unknown {
+    const value = timed(exchanges.get(request), request, responseValue, set, valid);
+    return value;
+  }
+  function cacheScopeAfterResponse({ request }: ElysiaHookContext): void {
+    ended(exchanges.get(request), valid);
+  }
+  const afterHandle = valid.serverTiming
+    ? cacheScopeServerTiming
+    : valid.waitForBody
+    ? cacheScopeAfterHandle
+    : undefined;
+  return function cacheScopePlugin<App>(app: App): App {
+    if (!isElysiaLike(app)) {
+      throw new TypeError(
+        `Cannot use the cacheScope() plugin: app must be an Elysia app, received ${describe(app)}`,
+      );
+    }
+    app.onRequest(cacheScopeOnRequest);
+    if (afterHandle !== undefined) app.onAfterHandle({ as: "global" }, afterHandle);
+    app.onAfterResponse({ as: "global" }, cacheScopeAfterResponse);
+    return app;
+  };
+}
+
+function isElysiaLike(app: unknown): app is ElysiaLike {
+  if (typeof app !== "object" || app === null) return false;
+  const { onRequest, onAfterHandle, onAfterResponse } = app as Partial<ElysiaLike>;
+  return typeof onRequest === "function" && typeof onAfterHandle === "function" &&
+    typeof onAfterResponse === "function";
+}
+
+/**
+ * Opens the request's scope and makes it the store of the request's context. Elysia has no
+ * public hook that wraps the handler (`wrap()` is marked private), so `storage.run` cannot be
+ * used: the scope is entered with `enterWith` in the first hook instead, and reaches every
+ * later hook and the handler because Elysia calls them from that hook's context (in the same
+ * call, or in continuations of it). That is only safe because `Bun.serve` calls every request's
+ * handler in a context of its own and restores its own afterwards: the frame entered here is
+ * never seen by another request (the isolation test under load shows it). The frame is a run
+ * frame made for this request alone, so a scope opened in it and ended gives the slot back,
+ * and nothing else enters it.
+ */
+function enterScope(request: Request, exchanges: WeakMap<Request, Exchange>): void {
+  const { frame, handle } = openRunFrame(
+    request,
+    requestIdentity(request, "open the request's cache scope"),
+  );
+  storage.enterWith(frame);
+  exchanges.set(request, { handle, frame, watched: watchedScope(frame, handle), tracked: false });
+}
+
+/**
+ * The handler returned `value`: a body that runs code while it is sent (a generator, a stream)
+ * is tracked, so that its code runs in the request's scope and its end ends the scope;
+ * anything else is left to `onAfterResponse`. Returns the value to send instead, or
+ * `undefined` to keep it.
+ */
+function handled(
+  exchange: Exchange | undefined,
+  request: Request,
+  value: unknown,
+  options: ResponseScopeOptions,
+): unknown {
+  if (exchange === undefined || exchange.handle.disposed) return undefined;
+  exchange.watched?.stopWatchingClient();
+  // A HEAD response's body is dropped unread, so it would never end the scope.
+  if (!options.waitForBody || request.method === "HEAD") return undefined;
+  const { handle, frame } = exchange;
+  if (value instanceof Response) {
+    if (hasFixedBody(value) || value.body === null) return undefined;
+    exchange.tracked = true;
+    return new Response(trackedBody(value.body.getReader(), handle, frame), value);
+  }
+  if (value instanceof ReadableStream) {
+    exchange.tracked = true;
+    return markedAsSse(trackedBody(value.getReader(), handle, frame), value);
+  }
+  if (isIterator(value)) {
+    exchange.tracked = true;
+    return markedAsSse(new TrackedIterator(value, handle, frame), value);
+  }
+  return undefined;
+}
+
+/** {@linkcode handled}, with the `Server-Timing` header added first. */
+function timed(
+  exchange: Exchange | undefined,
+  request: Request,
+  value: unknown,
+  set: ElysiaHookContext["set"],
+  options: ResponseScopeOptions,
+): unknown {
+  if (exchange === undefined) return undefined;
+  // A Response keeps its own headers over Elysia's `set.headers`: the header goes on it.
+  if (value instanceof Response) {
+    const timed = withServerTiming(value, exchange.handle);
+    return handled(exchange, request, timed, options) ?? (timed === value ? undefined : timed);
+  }
+  const headers = set?.headers;
+  const timing = serverTimingOf(exchange.handle);
+  if (headers instanceof Headers) headers.append("server-timing", timing);
+  else if (headers !== undefined) {
+    const before = headers["server-timing"];
+    headers["server-timing"] = typeof before === "string" ? `${before}, ${timing}` : timing;
+  }
+  return handled(exchange, request, value, options);
+}
+
+/**
+ * The response was handed to the server: the scope ends unless its body is tracked. It ends
+ * in a microtask, after the `onAfterResponse` hooks registered after this one (Elysia calls
+ * them one after the other in the same task), so that they still see the request's scope.
+ */
+function ended(exchange: Exchange | undefined, options: ResponseScopeOptions): void {
+  if (exchange === undefined || exchange.tracked) return;
+  exchange.watched?.stopWatchingClient();
+  const { handle } = exchange;
+  const why = options.waitForBody ? EndedBecause.responseSent : EndedBecause.handlerReturned;
+  queueMicrotask(() => endScopeLoggingErrors(handle, why));
+}
+
+interface Iterator {
+  next(value?: unknown): unknown;
+  return?(value?: unknown): unknown;
+  throw?(error?: unknown): unknown;
+}
+
+function isIterator(value: unknown): value is Iterator {
+  return typeof value === "object" && value !== null &&
+    typeof (value as Partial<Iterator>).next === "function";
+}
+
+/** Elysia's `sse()` marks a generator or stream with `sse: true`: the tracked one keeps it. */
+function markedAsSse<T extends object>(tracked: T, value: object): T {
+  if ((value as { sse?: unknown }).sse === true) (tracked as { sse?: boolean }).sse = true;
+  return tracked;
+}
+
+/**
+ * A generator handler's iterator as Elysia's stream reads it: each step runs in the request's
+ * context (whichever context the server reads the body from), the last one ends the scope, and
+ * so does `return()`, which Elysia calls when the client went away or the body was cancelled.
+ */
+class TrackedIterator {
+  readonly #iterator: Iterator;
+  readonly #handle: CacheScope;
+  readonly #context: ReturnType<typeof bodyContext>;
+
+  constructor(iterator: Iterator, handle: CacheScope, frame: Frame) {
+    this.#iterator = iterator;
+    this.#handle = handle;
+    this.#context = storage.run(frame, bodyContext);
+  }
+
+  next(value?: unknown): Promise<IteratorResult<unknown>> {
+    const iterator = this.#iterator;
+    let step: unknown;
+    try {
+      step = this.#context.runInAsyncScope(iterator.next, iterator, value);
+    } catch (error) {
+      endScopeLoggingErrors(this.#handle, EndedBecause.bodyFailed);
+      return Promise.reject(error);
+    }
+    return Promise.resolve(step as IteratorResult<unknown>).then((result) => {
+      if (result.done) endScopeLoggingErrors(this.#handle, EndedBecause.responseSent);
+      return result;
+    }, (error) => {
+      endScopeLoggingErrors(this.#handle, EndedBecause.bodyFailed);
+      throw error;
+    });
+  }
+
+  return(value?: unknown): Promise<IteratorResult<unknown>> {
+    const iterator = this.#iterator;
+    // The generator is told to stop first (its `finally` runs in the request's context), then
+    // the scope ends even if that throws.
+    try {
+      return Promise.resolve(
+        (iterator.return === undefined
+          ? { done: true, value }
+          : this.#context.runInAsyncScope(iterator.return, iterator, value)) as IteratorResult<
+            unknown
+          >,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    } finally {
+      endScopeLoggingErrors(this.#handle, EndedBecause.clientGone);
+    }
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
