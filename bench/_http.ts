@@ -247,12 +247,12 @@ async function serve({ name, fetch }: App): Promise<Served> {
 }
 
 /** Whether this process may start the load generator (Deno needs `--allow-run` for it). */
-function maySpawnNode(): boolean {
+export function maySpawnNode(): boolean {
   return !isDeno || Deno.permissions.querySync({ name: "run", command: NODE }).state === "granted";
 }
 
 /** The load generator's process, one job at a time. */
-class LoadGenerator implements AsyncDisposable {
+export class LoadGenerator implements AsyncDisposable {
   #child: ChildProcessByStdio<Writable, Readable, null>;
   #results: AsyncIterator<string>;
 

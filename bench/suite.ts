@@ -20,6 +20,7 @@
  */
 import process from "node:process";
 import { batchSection } from "./_batch.ts";
+import { elysiaSection } from "./_elysia.ts";
 import { httpSection } from "./_http.ts";
 import { memorySection } from "./_memory.ts";
 import { microSection } from "./_micro.ts";
@@ -33,6 +34,7 @@ export const sections: readonly Section[] = [
   batchSection,
   memorySection(),
   httpSection,
+  elysiaSection,
   workersSection,
   telemetrySection, // last: see _telemetry.ts
 ];

@@ -16,6 +16,9 @@ import { hasFixedBody } from "./_fixed_body.ts";
 
 export type { CacheScopeOptions };
 
+/** Where the plugin keeps its record of a request on Elysia's context. */
+const exchangeKey: unique symbol = Symbol("reqcache.exchange");
+
 /** What an Elysia hook of {@linkcode cacheScope} reads from Elysia's context. */
 export interface ElysiaHookContext {
   /** The request, Elysia's `Request`: the scope's `request`. */
@@ -24,6 +27,11 @@ export interface ElysiaHookContext {
   readonly responseValue?: unknown;
   /** The response's headers and status before it is made (in `onAfterHandle`). */
   readonly set?: { headers: Record<string, unknown> | Headers };
+}
+
+/** Elysia's context with the plugin's record of the request, from `onRequest` on. */
+interface Carrier extends ElysiaHookContext {
+  [exchangeKey]?: Exchange;
 }
 
 /** A hook as {@linkcode cacheScope} registers it. */
@@ -101,27 +109,36 @@ interface Exchange {
  */
 export function cacheScope(options?: CacheScopeOptions): CacheScopePlugin {
   const valid = getValidCacheScopeOptions(options, "create the cacheScope() plugin");
-  // Keyed by Elysia's request, the one object every hook of a request is given.
-  const exchanges = new WeakMap<Request, Exchange>();
   // Elysia reads each hook's source: to decide whether to await it (a hook it takes for async
   // makes the whole request handler async), whether it returns a value (a returning
-  // onRequest answers the request), and which parts of the context to build. So each hook
-  // below destructures only what it reads and hands the work to a plain function; none has
-  // the words that mark a hook async or returning (only onAfterHandle returns), and none
-  // passes the context on, which would make Elysia build all of it.
-  function cacheScopeOnRequest({ request }: ElysiaHookContext): void {
-    enterScope(request, exchanges);
+  // onRequest answers the request), and which parts of the context to build for every route
+  // (headers, query, cookies, when a hook seems to read them or passes the context on). So
+  // the hooks below read only `request`, `responseValue`, `set` (for Server-Timing only) and
+  // the plugin's own record, which they keep on the context under a symbol: Elysia's context
+  // is per request and made to be extended, and reaches every hook of the request. None
+  // passes the context on or has the words that mark a hook async or returning (only
+  // onAfterHandle returns, and not as `return f(…)`, which Elysia takes for async: hence the
+  // conditional, which also keeps Bun's transpiler from folding the two lines into that). A
+  // test reads them with Elysia's own checks.
+  function cacheScopeOnRequest(context: Carrier): void {
+    context[exchangeKey] = enterScope(context.request);
   }
-  function cacheScopeAfterHandle({ request, responseValue }: ElysiaHookContext): unknown {
-    const value = handled(exchanges.get(request), request, responseValue, valid);
-    return value;
+  function cacheScopeAfterHandle(context: Carrier): unknown {
+    const value = handled(context[exchangeKey], context.request, context.responseValue, valid);
+    return value === undefined ? undefined : value;
   }
-  function cacheScopeServerTiming({ request, responseValue, set }: ElysiaHookContext): unknown {
-    const value = timed(exchanges.get(request), request, responseValue, set, valid);
-    return value;
+  function cacheScopeServerTiming(context: Carrier): unknown {
+    const value = timed(
+      context[exchangeKey],
+      context.request,
+      context.responseValue,
+      context.set,
+      valid,
+    );
+    return value === undefined ? undefined : value;
   }
-  function cacheScopeAfterResponse({ request }: ElysiaHookContext): void {
-    ended(exchanges.get(request), valid);
+  function cacheScopeAfterResponse(context: Carrier): void {
+    ended(context[exchangeKey], valid);
   }
   const afterHandle = valid.serverTiming
     ? cacheScopeServerTiming
@@ -159,13 +176,13 @@ function isElysiaLike(app: unknown): app is ElysiaLike {
  * frame made for this request alone, so a scope opened in it and ended gives the slot back,
  * and nothing else enters it.
  */
-function enterScope(request: Request, exchanges: WeakMap<Request, Exchange>): void {
+function enterScope(request: Request): Exchange {
   const { frame, handle } = openRunFrame(
     request,
     requestIdentity(request, "open the request's cache scope"),
   );
   storage.enterWith(frame);
-  exchanges.set(request, { handle, frame, watched: watchedScope(frame, handle), tracked: false });
+  return { handle, frame, watched: watchedScope(frame, handle), tracked: false };
 }
 
 /**
