@@ -11,7 +11,8 @@ import {
   getValidCacheScopeOptions,
   type ResponseScopeOptions,
 } from "./_cache_scope_options.ts";
-import { bodyContext, serverTimingOf, trackedBody, withServerTiming } from "./_response_scope.ts";
+import { serverTimingOf, trackedBody, withServerTiming } from "./_response_scope.ts";
+import { isIterator, TrackedIterator } from "./_tracked_iterator.ts";
 import { hasFixedBody } from "./_fixed_body.ts";
 
 export type { CacheScopeOptions };
@@ -255,77 +256,8 @@ function ended(exchange: Exchange | undefined, options: ResponseScopeOptions): v
   queueMicrotask(() => endScopeLoggingErrors(handle, why));
 }
 
-interface Iterator {
-  next(value?: unknown): unknown;
-  return?(value?: unknown): unknown;
-  throw?(error?: unknown): unknown;
-}
-
-function isIterator(value: unknown): value is Iterator {
-  return typeof value === "object" && value !== null &&
-    typeof (value as Partial<Iterator>).next === "function";
-}
-
 /** Elysia's `sse()` marks a generator or stream with `sse: true`: the tracked one keeps it. */
 function markedAsSse<T extends object>(tracked: T, value: object): T {
   if ((value as { sse?: unknown }).sse === true) (tracked as { sse?: boolean }).sse = true;
   return tracked;
-}
-
-/**
- * A generator handler's iterator as Elysia's stream reads it: each step runs in the request's
- * context (whichever context the server reads the body from), the last one ends the scope, and
- * so does `return()`, which Elysia calls when the client went away or the body was cancelled.
- */
-class TrackedIterator {
-  readonly #iterator: Iterator;
-  readonly #handle: CacheScope;
-  readonly #context: ReturnType<typeof bodyContext>;
-
-  constructor(iterator: Iterator, handle: CacheScope, frame: Frame) {
-    this.#iterator = iterator;
-    this.#handle = handle;
-    this.#context = storage.run(frame, bodyContext);
-  }
-
-  next(value?: unknown): Promise<IteratorResult<unknown>> {
-    const iterator = this.#iterator;
-    let step: unknown;
-    try {
-      step = this.#context.runInAsyncScope(iterator.next, iterator, value);
-    } catch (error) {
-      endScopeLoggingErrors(this.#handle, EndedBecause.bodyFailed);
-      return Promise.reject(error);
-    }
-    return Promise.resolve(step as IteratorResult<unknown>).then((result) => {
-      if (result.done) endScopeLoggingErrors(this.#handle, EndedBecause.responseSent);
-      return result;
-    }, (error) => {
-      endScopeLoggingErrors(this.#handle, EndedBecause.bodyFailed);
-      throw error;
-    });
-  }
-
-  return(value?: unknown): Promise<IteratorResult<unknown>> {
-    const iterator = this.#iterator;
-    // The generator is told to stop first (its `finally` runs in the request's context), then
-    // the scope ends even if that throws.
-    try {
-      return Promise.resolve(
-        (iterator.return === undefined
-          ? { done: true, value }
-          : this.#context.runInAsyncScope(iterator.return, iterator, value)) as IteratorResult<
-            unknown
-          >,
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    } finally {
-      endScopeLoggingErrors(this.#handle, EndedBecause.clientGone);
-    }
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
 }
