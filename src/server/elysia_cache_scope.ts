@@ -12,7 +12,7 @@ import {
   type ResponseScopeOptions,
 } from "./_cache_scope_options.ts";
 import { serverTimingOf, trackedBody, withServerTiming } from "./_response_scope.ts";
-import { isIterator, TrackedIterator } from "./_tracked_iterator.ts";
+import { type AnyIterator, isIterator, TrackedIterator } from "./_tracked_iterator.ts";
 import { hasFixedBody } from "./_fixed_body.ts";
 
 export type { CacheScopeOptions };
@@ -81,6 +81,11 @@ interface Exchange {
  * `app.listen()` (`Bun.serve`) gives every request a context of its own, and the scope lives in
  * it. Calling `app.handle(request)` yourself runs the request in your own context: the scope
  * is then yours too until it ends (wrap the call in `withCacheScope` to keep it apart).
+ *
+ * Use it before the routes: Elysia applies a hook only to the routes registered after it, and
+ * runs `onRequest` for every route, so a route registered before the plugin would run in a
+ * scope that nothing ends (no `cacheSignal()` abort, no end listeners; its entries go with it
+ * when it is collected).
  *
  * @param options When the scope ends and what the response reports.
  * @returns The plugin.
@@ -198,10 +203,14 @@ function handled(
   value: unknown,
   options: ResponseScopeOptions,
 ): unknown {
-  if (exchange === undefined || exchange.handle.disposed) return undefined;
+  if (exchange === undefined) return undefined;
   exchange.watched?.stopWatchingClient();
-  // A HEAD response's body is dropped unread, so it would never end the scope.
-  if (!options.waitForBody || request.method === "HEAD") return undefined;
+  const mayStream = value instanceof Response || value instanceof ReadableStream ||
+    isIterator(value);
+  if (!options.waitForBody || !mayStream) return undefined;
+  // A HEAD response's body is dropped unread, so it would never end the scope; and a scope that
+  // ended already (the client went away) has nothing left to wait for.
+  if (request.method === "HEAD" || exchange.handle.disposed) return undefined;
   const { handle, frame } = exchange;
   if (value instanceof Response) {
     if (hasFixedBody(value) || value.body === null) return undefined;
@@ -212,11 +221,8 @@ function handled(
     exchange.tracked = true;
     return markedAsSse(trackedBody(value.getReader(), handle, frame), value);
   }
-  if (isIterator(value)) {
-    exchange.tracked = true;
-    return markedAsSse(new TrackedIterator(value, handle, frame), value);
-  }
-  return undefined;
+  exchange.tracked = true;
+  return markedAsSse(new TrackedIterator(value as AnyIterator, handle, frame), value as object);
 }
 
 /** {@linkcode handled}, with the `Server-Timing` header added first. */
