@@ -202,6 +202,29 @@ onBun(
   },
 );
 
+onBun(
+  "an onError hook registered after the plugin sees the scope of the handler that threw",
+  async () => {
+    const scopes: (CacheScope | undefined)[] = [];
+    const app = new Elysia()
+      .use(cacheScope())
+      .onError(({ error }) => {
+        scopes.push(currentScope());
+        return new Response(`handled: ${(error as Error).message}`, { status: 500 });
+      })
+      .get("/", () => {
+        scopes.push(currentScope());
+        throw new Error("boom");
+      });
+    await using server = listenElysia(app);
+    assert.equal(await (await fetch(server.url)).text(), "handled: boom");
+    assert.equal(scopes.length, 2);
+    assert.ok(scopes[0] !== undefined);
+    assert.equal(scopes[1], scopes[0]);
+    await eventually(() => scopes[0]!.disposed, "the scope ended", 10_000);
+  },
+);
+
 onBun("scope.waitUntil(p) keeps the entries until p settles", async () => {
   const work = Promise.withResolvers<void>();
   const getFlags = perRequestCache(() => ({ beta: true }));
