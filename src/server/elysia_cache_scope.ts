@@ -82,10 +82,11 @@ interface Exchange {
  * it. Calling `app.handle(request)` yourself runs the request in your own context: the scope
  * is then yours too until it ends (wrap the call in `withCacheScope` to keep it apart).
  *
- * Use it before the routes: Elysia applies a hook only to the routes registered after it, and
- * runs `onRequest` for every route, so a route registered before the plugin would run in a
- * scope that nothing ends (no `cacheSignal()` abort, no end listeners; its entries go with it
- * when it is collected).
+ * Use it before the routes, and after the plugins that answer a request in their own `onRequest`
+ * hook (a CORS preflight, a rate limiter). Elysia applies a hook only to the routes registered
+ * after it but runs `onRequest` for every route, and after an `onRequest` hook that answered it
+ * runs no other hook: in both cases the request would run in a scope that nothing ends (no
+ * `cacheSignal()` abort, no end listeners; its entries go with it when it is collected).
  *
  * @param options When the scope ends and what the response reports.
  * @returns The plugin.
