@@ -20,6 +20,7 @@
  */
 import process from "node:process";
 import { batchSection } from "./_batch.ts";
+import { elysiaSection } from "./_elysia.ts";
 import { httpSection } from "./_http.ts";
 import { nodeFrameworksSection } from "./_node_frameworks.ts";
 import { memorySection } from "./_memory.ts";
@@ -35,6 +36,7 @@ export const sections: readonly Section[] = [
   memorySection(),
   httpSection,
   nodeFrameworksSection,
+  elysiaSection,
   workersSection,
   telemetrySection, // last: see _telemetry.ts
 ];

@@ -95,7 +95,7 @@ export function scopeResponse(
 }
 
 /** The body as the server reads it: `reader`'s chunks, read in `frame`, ending the scope. */
-function trackedBody(
+export function trackedBody(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   handle: CacheScope,
   frame: Frame,
@@ -157,7 +157,7 @@ export function serverTimingOf(handle: CacheScope): string {
  * Adds `Server-Timing: reqcache;desc="hits=H misses=M joins=J"`, copying the response if it is
  * immutable.
  */
-function withServerTiming(response: Response, handle: CacheScope): Response {
+export function withServerTiming(response: Response, handle: CacheScope): Response {
   const value = serverTimingOf(handle);
   try {
     response.headers.append("Server-Timing", value);
