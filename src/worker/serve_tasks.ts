@@ -95,8 +95,8 @@ function receive(data: unknown): void {
       return connect(parent, message.flag, message.port);
     case "end":
       return endWorkerScopes(message.ends, 0, message.ends.length);
-    case "settled":
-      return workerLink()?.settled(message.scope, message.entry, message.outcome);
+    case "shared":
+      return workerLink()?.received(message);
     case "stats":
       return post({ type: "stats", id: message.id, stats: workerStats() });
   }

@@ -1,32 +1,34 @@
-import { storage } from "../core/_scope_state.ts";
 import { checkOptionNames, describe } from "../_errors.ts";
-import { callInMain } from "./main_thread/_shared_entries.ts";
-import { valueKey } from "./_value_key.ts";
+import { getValidOptions, type PerRequestCacheOptions } from "../core/_cache_options.ts";
+import { cacheFunction } from "../core/_cache_function.ts";
+import { listOf, NOT_STORED } from "../core/_call_key.ts";
+import { storage } from "../core/_scope_state.ts";
+import { type MissStrategy, onTagsDropped } from "../core/_miss_strategy.ts";
+import type { CachedFunction } from "../core/per_request_cache.ts";
+import { isPrimitiveKey, localKey, wireKey } from "./_value_key.ts";
+import { claimIndex } from "./_shared_functions.ts";
+import { dropShared } from "./main_thread/_shared_authority.ts";
 import { workerLink } from "./in_worker/_worker_link.ts";
-import { entryId } from "./_protocol.ts";
 
 /**
- * Options of the shared {@linkcode perRequestCache} of `@reqcache/core/worker`.
+ * Options of the shared {@linkcode perRequestCache} of `@reqcache/core/worker`: those of the
+ * core `perRequestCache`, with a required `name`.
  *
  * @typeParam Args The cached function's parameters.
  */
-export interface SharedCacheOptions<Args extends unknown[] = unknown[]> {
+export interface SharedCacheOptions<Args extends unknown[] = unknown[]>
+  extends PerRequestCacheOptions<Args> {
   /**
    * What matches this function across threads: the main thread and every worker must create it
    * with the same name, and no two different functions may share one. Required, because a
-   * function's own name does not survive minifying and is not unique.
+   * function's own name does not survive minifying and is not unique. It is also the name
+   * shown in `scope.stats.functions` and in error messages.
    */
   name: string;
-  /**
-   * Makes the key of a call from its arguments; its result must be structured-cloneable and is
-   * compared by value, like the arguments are without it.
-   *
-   * @default {undefined} (the arguments, compared by value)
-   */
-  key?: (...args: Args) => unknown;
 }
 
-const optionNames = ["name", "key"];
+const optionNames = ["key", "maxEntries", "cacheRejections", "tags", "outsideScope", "name"];
+const action = "create a shared per-request cache";
 
 /**
  * Wraps `fn` so that it runs once per request for equal arguments *across threads*: one answer
@@ -83,65 +85,81 @@ const optionNames = ["name", "key"];
 export function perRequestCache<F extends (...args: never[]) => unknown>(
   fn: F,
   options: SharedCacheOptions<Parameters<F>>,
-): F {
+): CachedFunction<F> {
   if (typeof fn !== "function") {
-    throw new TypeError(
-      `Cannot create a shared per-request cache: fn must be a function, received ${describe(fn)}`,
-    );
+    throw new TypeError(`Cannot ${action}: fn must be a function, received ${describe(fn)}`);
   }
-  const { name, key: keyOf } = getValidOptions(options);
   const call = fn as unknown as (...args: unknown[]) => unknown;
-
-  function shared(this: unknown, ...args: unknown[]): unknown {
-    const state = storage.getStore()?.current;
-    if (state === undefined || state.ended) return call.apply(this, args);
-    const key = keyOf === undefined
-      ? valueKey(name, args, false)
-      : valueKey(name, [keyOf(...args)], true);
-    const id = entryId(name, key);
-    const compute = () => call.apply(this, args);
-    const link = workerLink();
-    return link === undefined
-      ? callInMain(state, id, compute)
-      : link.call(state, id, name, compute);
-  }
-  Object.defineProperty(shared, "name", { value: name });
-  return shared as unknown as F;
+  const valid = getValidOptions(checkName(options), call, action);
+  const index = claimIndex(valid.name, fn);
+  onTagsDropped(tagsDropped);
+  return cacheFunction(
+    call,
+    valid,
+    index,
+    sharedStrategy(valid.name, valid.key, index),
+  ) as CachedFunction<F>;
 }
 
-function getValidOptions(
-  options: SharedCacheOptions<never[]>,
-): { name: string; key: ((...args: unknown[]) => unknown) | undefined } {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot create a shared per-request cache: options must be an object with a name, received ${
-        describe(options)
-      }`,
-    );
-  }
-  const { name, key }: Partial<SharedCacheOptions<never[]>> = checkOptionNames(
-    options,
-    optionNames,
-    "create a shared per-request cache",
-  );
+/** Checks the one option the shared function requires beyond the core's. */
+function checkName(options: unknown): PerRequestCacheOptions {
+  const { name } = checkOptionNames(options, optionNames, action);
   if (name === undefined) {
     throw new TypeError(
-      "Cannot create a shared per-request cache: the name option is required (it matches the function across threads)",
+      `Cannot ${action}: the name option is required (it matches the function across threads)`,
     );
   }
   if (typeof name !== "string" || name === "") {
     throw new TypeError(
-      `Cannot create a shared per-request cache: name must be a non-empty string (it matches the function across threads), received ${
+      `Cannot ${action}: name must be a non-empty string (it matches the function across threads), received ${
         describe(name)
       }`,
     );
   }
-  if (key !== undefined && typeof key !== "function") {
-    throw new TypeError(
-      `Cannot create a shared per-request cache: key must be a function of the arguments, received ${
-        describe(key)
-      }`,
-    );
-  }
-  return { name, key: key as ((...args: unknown[]) => unknown) | undefined };
+  return options as PerRequestCacheOptions;
 }
+
+/**
+ * Keys by value, and misses answered by the request's authority: the main thread, which
+ * computes its own misses, or, from a worker, the main thread asked (see `_worker_link.ts`).
+ */
+function sharedStrategy(
+  name: string,
+  keyOption: ((...args: unknown[]) => unknown) | undefined,
+  index: number,
+): MissStrategy {
+  return {
+    hitKey(): unknown {
+      if (keyOption === undefined && arguments.length === 1 && isPrimitiveKey(arguments[0])) {
+        return arguments[0];
+      }
+      const key = wireKey(name, keyOption, listOf.apply(undefined, arguments as never));
+      if (isPrimitiveKey(key)) return key;
+      const table = storage.getStore()?.current?.tables[index];
+      return table === undefined ? NOT_STORED : localKey(table, key, false);
+    },
+    key: (table, args, intern) => localKey(table, wireKey(name, keyOption, args), intern),
+    miss(miss) {
+      const link = workerLink();
+      if (link === undefined) return miss.compute();
+      return link.miss(miss, name, wireKey(name, keyOption, miss.args));
+    },
+    dropped(scope, args) {
+      const key = args === undefined ? undefined : wireKey(name, keyOption, args);
+      const drop = { op: "drop", fn: name, key, all: args === undefined } as const;
+      const link = workerLink();
+      if (link === undefined) dropShared(scope, drop);
+      else link.dropped(scope, drop);
+    },
+    primed(scope, args, value, tags) {
+      workerLink()?.primed(scope, name, wireKey(name, keyOption, args), value, tags);
+    },
+  };
+}
+
+/** `invalidateTags` on this thread: the other threads drop the request's tagged shared entries. */
+const tagsDropped: Parameters<typeof onTagsDropped>[0] = (scope, tags) => {
+  const link = workerLink();
+  if (link === undefined) dropShared(scope, { op: "tags", tags });
+  else link.dropped(scope, { op: "tags", tags });
+};

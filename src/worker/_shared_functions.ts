@@ -1,0 +1,58 @@
+/**
+ * This thread's shared cached functions, by name: the name is what matches a function across
+ * threads, and here it finds the function's table in a scope (its index in `scope.tables`).
+ *
+ * A name gets its index from the first of: the shared function made with it on this thread, or
+ * a message from another thread that names it (the main thread keeps the entries of a function
+ * that only workers define, under that name, in the scope's tables like any other). Two
+ * different functions may not share a name on one thread; the same code made again under its
+ * name (a module evaluated twice) is the same function, and shares its index.
+ */
+import { nextFunctionIndex } from "../core/_function_index.ts";
+
+interface Named {
+  readonly index: number;
+  /** The source of the function made with this name, once one was. */
+  code: string | undefined;
+}
+
+const byName = new Map<string, Named>();
+
+/** The index of the shared function `fn` made as `name`, or a TypeError if the name is taken. */
+export function claimIndex(name: string, fn: (...args: never[]) => unknown): number {
+  const code = String(fn);
+  const named = byName.get(name);
+  if (named === undefined) {
+    const index = nextFunctionIndex();
+    byName.set(name, { index, code });
+    return index;
+  }
+  if (named.code !== undefined && named.code !== code) {
+    throw new TypeError(
+      `Cannot create a shared per-request cache: the name ${
+        JSON.stringify(name)
+      } is taken by another function on this thread; give each shared function its own name (it matches the function across threads)`,
+    );
+  }
+  named.code = code;
+  return named.index;
+}
+
+/** The index of the shared function called `name`, made on first need (a message names it). */
+export function indexOf(name: string): number {
+  let named = byName.get(name);
+  if (named === undefined) {
+    byName.set(name, named = { index: nextFunctionIndex(), code: undefined });
+  }
+  return named.index;
+}
+
+/** The index of the shared function `name` if this thread knows it. */
+export function knownIndex(name: string): number | undefined {
+  return byName.get(name)?.index;
+}
+
+/** The indexes of every shared function this thread knows: the tables whose entries cross threads. */
+export function sharedIndexes(): number[] {
+  return Array.from(byName.values(), (named) => named.index);
+}
