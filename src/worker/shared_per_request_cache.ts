@@ -32,35 +32,44 @@ const action = "create a shared per-request cache";
 
 /**
  * Wraps `fn` so that it runs once per request for equal arguments *across threads*: one answer
- * per request wherever it runs. An entry computed in the main thread or in any worker of a
- * {@linkcode createWorkerPool} pool is reused by the others, concurrent identical calls in
- * several workers run once, and two requests never share an entry. Outside any scope it runs on
- * every call and stores nothing.
+ * per request wherever it runs. It is the core `perRequestCache` (the same options, tags,
+ * rejection policy, joins, stats, channels, `invalidate`, `clear` and `prime`), whose misses
+ * are answered by the request's authority, the main thread: an entry computed in the main
+ * thread or in any worker of a {@linkcode createWorkerPool} pool is reused by the others,
+ * concurrent identical calls on several threads run once (the others count as joins), and two
+ * requests never share an entry. Outside any scope it runs on every call and stores nothing, or
+ * warns or throws as `outsideScope` says, in a worker too.
  *
- * Keys compare *by value*, not by identity as in the core `perRequestCache`: arguments must be
- * structured-cloneable data (primitives, arrays, plain objects, `Map`, `Set`, `Date`, typed
- * arrays…), and results must be structured-cloneable to reach another thread. Plain objects
- * compare by their own fields in any order; `-0` equals `0`, `NaN` equals `NaN`.
+ * What differs from the core function:
  *
- * Costs, honestly: every call, hits included, encodes its arguments to a string key. In a
- * worker, a miss that is not in the worker's copies blocks that worker for one round trip to
- * the main thread (tens of microseconds), and waits there while another thread computes the
- * same entry synchronously; so the main thread must not be busy for long. A synchronous call
- * on the main thread never waits: if a worker is computing that entry right then, the main
- * thread computes it too and keeps its result to itself. Rejected promises and thrown errors
- * are passed to everyone who waited for that computation, and never stored.
+ * - Keys compare *by value*, not by identity: arguments (or what the `key` option returns) must
+ *   be structured-cloneable data (primitives, arrays, plain objects, `Map`, `Set`, `Date`, typed
+ *   arrays…). Plain objects compare by their own fields in any order; `-0` equals `0`, `NaN`
+ *   equals `NaN`. A receiver (`this`) is not part of the key, and it is not a decorator.
+ * - Results must be structured-cloneable to reach another thread; a rejection reaches it with
+ *   its `name`, `message` and stack, as an `Error` (or a built-in error class).
+ * - The controls act for the whole request: after `invalidate(...args)`, `clear()` or
+ *   `invalidateTags(...)` on any thread, the next call on any thread computes again; a value
+ *   primed on the main thread answers the workers' calls. `scope.stats` on the main thread,
+ *   read after the request's tasks settled, counts the calls of every thread.
  *
- * Unlike the core function it has no `invalidate`, `clear` or `prime`, and it is not a
- * decorator. Its entries are not in `scope.stats`.
+ * Costs: a hit costs a core hit plus a check that its one argument is a primitive (an object
+ * argument is encoded to a string on every call). In a worker, a miss blocks that worker for
+ * one round trip to the main thread, and waits there while another thread computes the same
+ * entry synchronously; so the main thread must not be busy for long. A synchronous call on the
+ * main thread never waits: if a worker is computing that entry right then, the main thread
+ * computes it too and keeps its result to itself.
  *
  * @typeParam F The function's type; the result has the same call signature.
  * @param fn The function to cache.
- * @param options Its name across threads, and optionally how to key a call.
- * @returns The cached function.
- * @throws {TypeError} If `fn` is not a function, `name` is missing, or an option is wrong; when
- * called, if an argument (or the key) is not structured-cloneable data, or the result of a call
- * another thread needs is not structured-cloneable.
- * @throws {RangeError} When called, if it calls itself with the same arguments.
+ * @param options Its name across threads, and the core's options.
+ * @returns The cached function, with `invalidate`, `clear` and `prime`.
+ * @throws {TypeError} If `fn` is not a function, `name` is missing or taken by another function
+ * on this thread, or an option is wrong; when called, if an argument (or the key) is not
+ * structured-cloneable data, or the result of a call another thread needs is not
+ * structured-cloneable.
+ * @throws {RangeError} If `maxEntries` is out of range; when called, if it calls itself with the
+ * same arguments.
  *
  * @example Once per request, on any thread
  * ```ts
@@ -73,13 +82,22 @@ const action = "create a shared per-request cache";
  *   runs++;
  *   return query.n * 2;
  * }
- * const score = perRequestCache(double, { name: "score" });
+ * const doubled = perRequestCache(double, { name: "doubled" });
  *
- * runInCacheScope({ url: "/report" }, () => {
- *   assert.equal(score({ n: 21 }), 42);
- *   assert.equal(score({ n: 21 }), 42); // an equal object: the same entry
+ * runInCacheScope({ url: "/report" }, (scope) => {
+ *   assert.equal(doubled({ n: 21 }), 42);
+ *   assert.equal(doubled({ n: 21 }), 42); // an equal object: the same entry
+ *   assert.equal(doubled.invalidate({ n: 21 }), true);
+ *   assert.equal(doubled({ n: 21 }), 42); // computed again, for every thread
+ *   assert.deepEqual(scope.stats.functions[0], {
+ *     name: "doubled",
+ *     hits: 1,
+ *     misses: 2,
+ *     joins: 0,
+ *     entries: 1,
+ *   });
  * });
- * assert.equal(runs, 1);
+ * assert.equal(runs, 2);
  * ```
  */
 export function perRequestCache<F extends (...args: never[]) => unknown>(
