@@ -9,6 +9,9 @@
  * name (a module evaluated twice) is the same function, and shares its index.
  */
 import { nextFunctionIndex } from "../core/_function_index.ts";
+import type { ScopeState } from "../core/_scope_state.ts";
+import type { SharedDrop } from "./_protocol.ts";
+import { localKey } from "./_value_key.ts";
 
 interface Named {
   readonly index: number;
@@ -47,12 +50,23 @@ export function indexOf(name: string): number {
   return named.index;
 }
 
-/** The index of the shared function `name` if this thread knows it. */
-export function knownIndex(name: string): number | undefined {
-  return byName.get(name)?.index;
-}
-
 /** The indexes of every shared function this thread knows: the tables whose entries cross threads. */
 export function sharedIndexes(): number[] {
   return Array.from(byName.values(), (named) => named.index);
+}
+
+/** Drops in this thread's tables of `scope` what another thread dropped in its own. */
+export function applyDrop(scope: ScopeState, drop: SharedDrop): void {
+  if (drop.op === "tags") {
+    for (const named of byName.values()) {
+      const table = scope.tables[named.index];
+      if (table !== undefined) { for (const tag of drop.tags) table.invalidateTag(tag); }
+    }
+    return;
+  }
+  const index = byName.get(drop.fn)?.index;
+  const table = index === undefined ? undefined : scope.tables[index];
+  if (table === undefined) return;
+  if (drop.all) table.clear();
+  else table.delete(localKey(table, drop.key, false));
 }

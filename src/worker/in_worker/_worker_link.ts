@@ -14,8 +14,7 @@ import type { Miss, Share } from "../../core/_miss_strategy.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
 import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
 import { loadWorkerThreads } from "../_worker_threads_module.ts";
-import { localKey } from "../_value_key.ts";
-import { knownIndex, sharedIndexes } from "../_shared_functions.ts";
+import { applyDrop, sharedIndexes } from "../_shared_functions.ts";
 import type { ParentChannel } from "./_parent_channel.ts";
 import type {
   LookupAnswer,
@@ -180,19 +179,7 @@ export class WorkerLink {
       return;
     }
     const scope = this.#scopes.get(message.scope);
-    if (scope === undefined) return;
-    if (message.op === "tags") {
-      for (const index of sharedIndexes()) {
-        const table = scope.tables[index];
-        if (table !== undefined) { for (const tag of message.tags) table.invalidateTag(tag); }
-      }
-      return;
-    }
-    const index = knownIndex(message.fn);
-    const table = index === undefined ? undefined : scope.tables[index];
-    if (table === undefined) return;
-    if (message.all) table.clear();
-    else table.delete(localKey(table, message.key, false));
+    if (scope !== undefined) applyDrop(scope, message);
   }
 
   /**

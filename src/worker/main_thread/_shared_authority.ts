@@ -39,7 +39,7 @@ import {
 import type { ScopeState } from "../../core/_scope_state.ts";
 import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
 import { localKey } from "../_value_key.ts";
-import { indexOf, knownIndex, sharedIndexes } from "../_shared_functions.ts";
+import { applyDrop, indexOf } from "../_shared_functions.ts";
 import type {
   LookupAnswer,
   Outcome,
@@ -241,27 +241,11 @@ function reportSettled(peer: Peer, id: number, outcome: Outcome): void {
  * told to every other worker that holds copies.
  */
 export function dropShared(scope: ScopeState, drop: SharedDrop, from?: Peer): void {
-  if (from !== undefined) dropIn(scope, drop);
+  if (from !== undefined) applyDrop(scope, drop);
   const peers = holders.get(scope);
   if (peers === undefined) return;
   const message: SharedToWorker = { type: "shared", scope: scope.id, ...drop };
   for (const peer of peers) if (peer !== from) peer.post(message);
-}
-
-/** Drops in this thread's tables of `scope` what another thread dropped in its own. */
-export function dropIn(scope: ScopeState, drop: SharedDrop): void {
-  if (drop.op === "tags") {
-    for (const index of sharedIndexes()) {
-      const table = scope.tables[index];
-      if (table !== undefined) { for (const tag of drop.tags) table.invalidateTag(tag); }
-    }
-    return;
-  }
-  const index = knownIndex(drop.fn);
-  const table = index === undefined ? undefined : scope.tables[index];
-  if (table === undefined) return;
-  if (drop.all) table.clear();
-  else table.delete(localKey(table, drop.key, false));
 }
 
 /** A worker's calls of shared functions, counted in the request's scope here. */
