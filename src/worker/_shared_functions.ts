@@ -20,16 +20,21 @@ interface Named {
 }
 
 const byName = new Map<string, Named>();
+/** The indexes of `byName`, in one array read by every report. */
+const indexes: number[] = [];
+
+function register(name: string, code: string | undefined): number {
+  const index = nextFunctionIndex();
+  byName.set(name, { index, code });
+  indexes.push(index);
+  return index;
+}
 
 /** The index of the shared function `fn` made as `name`, or a TypeError if the name is taken. */
 export function claimIndex(name: string, fn: (...args: never[]) => unknown): number {
   const code = String(fn);
   const named = byName.get(name);
-  if (named === undefined) {
-    const index = nextFunctionIndex();
-    byName.set(name, { index, code });
-    return index;
-  }
+  if (named === undefined) return register(name, code);
   if (named.code !== undefined && named.code !== code) {
     throw new TypeError(
       `Cannot create a shared per-request cache: the name ${
@@ -43,23 +48,19 @@ export function claimIndex(name: string, fn: (...args: never[]) => unknown): num
 
 /** The index of the shared function called `name`, made on first need (a message names it). */
 export function indexOf(name: string): number {
-  let named = byName.get(name);
-  if (named === undefined) {
-    byName.set(name, named = { index: nextFunctionIndex(), code: undefined });
-  }
-  return named.index;
+  return byName.get(name)?.index ?? register(name, undefined);
 }
 
 /** The indexes of every shared function this thread knows: the tables whose entries cross threads. */
-export function sharedIndexes(): number[] {
-  return Array.from(byName.values(), (named) => named.index);
+export function sharedIndexes(): readonly number[] {
+  return indexes;
 }
 
 /** Drops in this thread's tables of `scope` what another thread dropped in its own. */
 export function applyDrop(scope: ScopeState, drop: SharedDrop): void {
   if (drop.op === "tags") {
-    for (const named of byName.values()) {
-      const table = scope.tables[named.index];
+    for (const index of indexes) {
+      const table = scope.tables[index];
       if (table !== undefined) { for (const tag of drop.tags) table.invalidateTag(tag); }
     }
     return;
