@@ -6,6 +6,7 @@ import { storage } from "../core/_scope_state.ts";
 import { type MissStrategy, onTagsDropped } from "../core/_miss_strategy.ts";
 import type { CachedFunction } from "../core/per_request_cache.ts";
 import { isPrimitiveKey, localKey, wireKey } from "./_value_key.ts";
+import type { WireKey } from "./_protocol.ts";
 import { claimIndex } from "./_shared_functions.ts";
 import { dropShared } from "./main_thread/_shared_authority.ts";
 import { workerLink } from "./in_worker/_worker_link.ts";
@@ -146,6 +147,8 @@ function sharedStrategy(
   keyOption: ((...args: unknown[]) => unknown) | undefined,
   index: number,
 ): MissStrategy {
+  /** The key `key` made last, for the miss that follows it (`callAndStore` in the core). */
+  let missed: { args: unknown[]; key: WireKey } | undefined;
   return {
     hitKey(): unknown {
       if (keyOption === undefined && arguments.length === 1 && isPrimitiveKey(arguments[0])) {
@@ -156,13 +159,24 @@ function sharedStrategy(
       const table = storage.getStore()?.current?.tables[index];
       return table === undefined ? NOT_STORED : localKey(table, key, false);
     },
-    key: (table, args, intern) => localKey(table, wireKey(name, keyOption, args), intern),
+    key(table, args, intern) {
+      missed = { args, key: wireKey(name, keyOption, args) };
+      return localKey(table, missed.key, intern);
+    },
     miss(miss) {
+      // The key of the call that just missed (`key` made it): the key option runs once more, not twice.
+      const made = missed?.args === miss.args ? missed : undefined;
+      missed = undefined;
       const link = workerLink();
       if (link === undefined) return miss.compute();
-      return link.miss(miss, name, wireKey(name, keyOption, miss.args));
+      return link.miss(
+        miss,
+        name,
+        made === undefined ? wireKey(name, keyOption, miss.args) : made.key,
+      );
     },
     dropped(scope, args) {
+      missed = undefined;
       const key = args === undefined ? undefined : wireKey(name, keyOption, args);
       const drop = { op: "drop", fn: name, key, all: args === undefined } as const;
       const link = workerLink();
@@ -170,6 +184,7 @@ function sharedStrategy(
       else link.dropped(scope, drop);
     },
     primed(scope, args, value, tags) {
+      missed = undefined;
       workerLink()?.primed(scope, name, wireKey(name, keyOption, args), value, tags);
     },
   };
