@@ -16,6 +16,7 @@ import { memoize as microMemoize } from "micro-memoize";
 import memoize from "memoize";
 import moizeModule from "moize";
 import { currentScope, openCacheScope, perRequestCache, runInCacheScope } from "../mod.ts";
+import { perRequestCache as sharedPerRequestCache } from "../worker.ts";
 import {
   type Check,
   medianRatio,
@@ -48,6 +49,7 @@ interface Case {
 // Case names that the ratios below refer to.
 const FLOOR = "floor: getStore() + Map.get";
 const HIT = "hit: 1 argument (number)";
+const SHARED_HIT = "shared perRequestCache (worker entry), main thread: hit, 1 argument (number)";
 const TABLE_FLOOR = "floor: getStore() + the function's Map + Map.get";
 const ASYNC_FLOOR = "floor: await a resolved promise from a Map";
 const ASYNC_STORE_FLOOR = "floor: await a resolved promise from getStore()'s Map";
@@ -84,6 +86,7 @@ const FLOOR_TABLE_INDEX = 3;
 
 const noArguments = perRequestCache(() => user);
 const byId = perRequestCache((id: number) => ({ id }));
+const sharedById = sharedPerRequestCache((id: number) => ({ id }), { name: "bench:sharedById" });
 const byNameAndId = perRequestCache((name: string, id: number) => ({ name, id }));
 const byQuery = perRequestCache((query: Query) => ({ id: query.id }));
 const byQueryId = perRequestCache((query: Query) => ({ id: query.id }), {
@@ -344,6 +347,12 @@ const cases: readonly Case[] = [
     verify: assertOnlyHits,
   },
   {
+    name: SHARED_HIT,
+    within: inCacheScope(() => sharedById(1)),
+    body: () => do_not_optimize(sharedById(1)),
+    verify: assertOnlyHits,
+  },
+  {
     name: "hit: no arguments",
     within: inCacheScope(() => noArguments()),
     body: () => do_not_optimize(noArguments()),
@@ -511,6 +520,8 @@ const ratios: readonly { of: string; over: string; max?: number }[] = [
   { of: HIT, over: DATALOADER, max: 1 },
   { of: HIT, over: MICRO_MEMOIZE, max: 2 },
   { of: ASYNC_HIT, over: ASYNC_FLOOR, max: 1.2 },
+  // Issue 23's target: the shared function's hit is the core's, with a key by value.
+  { of: SHARED_HIT, over: HIT, max: 3 },
   { of: OPEN, over: ENTER_FLOOR, max: 1.5 },
   { of: RUN, over: RUN_FLOOR, max: 1.5 },
   // The floors that bound the hits: a second lookup, for the function's own table, is where

@@ -31,6 +31,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { currentScope, runInCacheScope } from "../mod.ts";
 import { createWorkerPool, spawnWorker, type WorkerPool } from "../worker.ts";
 import type { tasks } from "./_echo_tasks.ts";
+import { sharedHitsInWorker } from "./_shared_hits.ts";
 import {
   type Check,
   median,
@@ -253,7 +254,9 @@ export const workersSection: Section = {
       if (typeof piscina !== "string") await piscina.destroy();
       await bare.terminate();
     }
+    const sharedHits = await sharedHitsInWorker(rounds);
     const rows: Row[] = [...perRound].map(([name, samples]) => rowOf(name, samples));
+    rows.push(...sharedHits.rows);
     const ratio = (of: string, over: string) => medianRatio(perRound.get(of)!, perRound.get(over)!);
     const checks: Check[] = [
       ratioCheck(`${IN_SCOPE} / ${BARE}`, ratio(IN_SCOPE, BARE), maxPoolOverhead),
@@ -284,6 +287,7 @@ export const workersSection: Section = {
         } ms per request`,
       },
       ...(typeof piscina === "string" ? [] : peerChecks(ratio)),
+      ...sharedHits.checks,
     ];
     return {
       rows,
@@ -316,6 +320,7 @@ export const workersSection: Section = {
       });
       assert.equal(scopeInWorker, 1, "the pool did not carry the scope");
       assert.equal(await spawnAndRun(7), 7);
+      await sharedHitsInWorker(0);
       // Every scope has ended, and the pool lets its worker forget them.
       assert.equal(currentScope(), undefined);
       for (let tries = 0; (await pool.stats()).workers[0].scopes > 0; tries++) {

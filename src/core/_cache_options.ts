@@ -65,7 +65,6 @@ export interface PerRequestCacheOptions<Args extends unknown[] = unknown[]> {
 }
 
 const optionNames = ["key", "maxEntries", "cacheRejections", "tags", "outsideScope", "name"];
-const action = "create a per-request cache";
 
 /** The options of a cached function, checked, with their defaults. */
 export interface ValidOptions {
@@ -81,6 +80,7 @@ export interface ValidOptions {
 export function getValidOptions(
   options: PerRequestCacheOptions | undefined,
   fn: (...args: unknown[]) => unknown,
+  action = "create a per-request cache",
 ): ValidOptions {
   const own = checkOptionNames(options === undefined ? {} : options, optionNames, action);
   return {

@@ -17,8 +17,10 @@ import { TagIndex } from "./_tag_index.ts";
  * A stored result. `state` is {@linkcode READY} once `value` holds what the function returned
  * (for a native promise: once it has settled and stays cached); {@linkcode PENDING} while
  * `value` is a native promise that has not settled (a call that gets it is a join, not a hit);
- * {@linkcode COMPUTING} while the function runs synchronously for it; {@linkcode FAILED} if the
- * function threw and the entry could not be deleted (see `callAndStore` in per_request_cache.ts); {@linkcode DROPPED}
+ * {@linkcode COMPUTING} while the function runs synchronously for it (with no `value`), or while
+ * another thread computes it (`value` is the record of that computation: see `callAndStore` in
+ * `_cache_function.ts`); {@linkcode FAILED} if the function threw and the entry could not be
+ * deleted (see `compute` in `_cache_function.ts`); {@linkcode DROPPED}
  * once it has left its table (invalidated, evicted, cleared), so that a late settle of its
  * promise cannot bring it back.
  */
@@ -124,7 +126,7 @@ export class EntryTable {
     if (this.more !== undefined) this.more.delete(key);
     else this.firstKey = this.firstEntry = undefined;
     // Marked only once it has left: a delete cut short (a stack overflow) keeps a FAILED entry
-    // FAILED, which the next call runs again (see callAndStore in per_request_cache.ts).
+    // FAILED, which the next call runs again (see compute in _cache_function.ts).
     entry.state = DROPPED;
     if (this.pending !== undefined) this.pending.dropped = true;
     this.tags?.forget(key);

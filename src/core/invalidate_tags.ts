@@ -1,5 +1,6 @@
 import { describe } from "../_errors.ts";
 import { liveScope } from "./_frame.ts";
+import { tellTagsDropped } from "./_miss_strategy.ts";
 
 /**
  * Drops, in the current scope, every entry of every cached function that carries any of
@@ -55,5 +56,6 @@ export function invalidateTags(...tags: string[]): number {
   scope.tables.forEach((table) => {
     for (const tag of tags) dropped += table.invalidateTag(tag);
   });
+  tellTagsDropped(scope, tags); // the request's shared entries on other threads
   return dropped;
 }

@@ -1,22 +1,56 @@
 /**
- * The by-value key of a call to a shared cached function: a string that is equal for two
- * argument lists exactly when they are equal as structured-cloneable data.
+ * The keys of a shared cached function, compared by value: they cross threads, where identity
+ * means nothing (every message is a copy).
  *
- * Inside one thread, `perRequestCache` compares arguments by identity and serializes nothing.
- * Across threads identity means nothing (every message is a copy), so shared entries are keyed
- * by value: primitives compare with SameValueZero (`NaN` equals `NaN`, `-0` equals `0`), arrays
- * element by element, plain objects by their own enumerable string keys in any order, `Map` and
- * `Set` by their contents in any order, `Date`, `RegExp`, boxed primitives, `ArrayBuffer`s and
- * typed arrays by what they hold. Every tag is followed by a delimiter-safe body, so two
- * different values never encode to one string.
- *
- * What structured cloning cannot carry (functions, symbols, promises, weak collections, host
- * objects such as a `Request`) and what has no stable value (cycles, `Blob`s) throws a
- * `TypeError` naming the function and the argument.
+ * A call whose key is one primitive (a number, a string, a boolean, `null`, `undefined`, a
+ * bigint) is keyed by it: SameValueZero, what an entry table compares with, is by value for
+ * primitives already (`NaN` equals `NaN`, `-0` equals `0`), so a hit encodes nothing. Any other
+ * call (an object, several arguments or none) is encoded to a string, equal for two argument
+ * lists exactly when they are equal as structured-cloneable data: arrays element by element,
+ * plain objects by their own enumerable string keys in any order, `Map` and `Set` by their
+ * contents in any order, `Date`, `RegExp`, boxed primitives, `ArrayBuffer`s and typed arrays by
+ * what they hold. That string is never the table key itself, which could be a primitive string
+ * argument: it is interned in the table's trie under the {@linkcode ENCODED} receiver, a path no
+ * primitive key takes. What structured cloning cannot carry (functions, symbols, promises, weak
+ * collections, host objects such as a `Request`) and what has no stable value (cycles, `Blob`s)
+ * throws a `TypeError` naming the function and the argument.
  */
+import { findKey, internKey } from "../core/_call_key.ts";
+import type { EntryTable } from "../core/_entry_table.ts";
+import type { WireKey } from "./_protocol.ts";
+
+/** The receiver under which encoded keys are interned: no call of a shared function has one. */
+const ENCODED: object = Object.freeze({ encoded: true });
+
+/** Whether `value` keys a call by itself: a primitive that structured cloning carries. */
+export function isPrimitiveKey(value: unknown): boolean {
+  return value === null ||
+    (typeof value !== "object" && typeof value !== "function" && typeof value !== "symbol");
+}
+
+/** The key of a call of the shared function `name` as it travels between threads. */
+export function wireKey(
+  name: string,
+  keyOption: ((...args: unknown[]) => unknown) | undefined,
+  args: unknown[],
+): WireKey {
+  if (keyOption !== undefined) {
+    const key = keyOption.apply(undefined, args);
+    return isPrimitiveKey(key) ? key as WireKey : { encoded: valueKey(name, [key], true) };
+  }
+  if (args.length === 1 && isPrimitiveKey(args[0])) return args[0] as WireKey;
+  return { encoded: valueKey(name, args, false) };
+}
+
+/** The key in `table` of a call whose key travels as `key`: interned if `intern`, else found. */
+export function localKey(table: EntryTable, key: WireKey, intern: boolean): unknown {
+  if (typeof key !== "object" || key === null) return key;
+  const parts = [key.encoded];
+  return intern ? internKey(table, ENCODED, parts) : findKey(table, ENCODED, parts);
+}
 
 /** Keys the values of `args` by value, for the shared cached function `name`. */
-export function valueKey(name: string, args: ArrayLike<unknown>, fromKeyOption: boolean): string {
+function valueKey(name: string, args: ArrayLike<unknown>, fromKeyOption: boolean): string {
   let key = "";
   for (let i = 0; i < args.length; i++) {
     const where = fromKeyOption ? "the key its key option returned" : `argument ${i + 1}`;

@@ -188,6 +188,18 @@ test("serveTasks refuses bad tasks, and the main thread", () => {
   });
 });
 
+test("a shared function's name is taken by the first function made with it on a thread", () => {
+  const first = perRequestCache((n: number) => n + 1, { name: "misuse:taken" });
+  assert.throws(() => perRequestCache((n: number) => n + 2, { name: "misuse:taken" }), {
+    name: "TypeError",
+    message:
+      'Cannot create a shared per-request cache: the name "misuse:taken" is taken by another function on this thread; give each shared function its own name (it matches the function across threads)',
+  });
+  // The same code again under its name (a module evaluated twice) is the same function.
+  const again = perRequestCache((n: number) => n + 1, { name: "misuse:taken" });
+  runInCacheScope({ id: "r" }, () => assert.equal(first(1), again(1)));
+});
+
 test("spawnWorker needs a current scope", () => {
   assert.throws(() => spawnWorker(url), {
     name: "TypeError",
@@ -216,10 +228,15 @@ test("the shared perRequestCache needs a function and a name", () => {
     message:
       'Cannot create a shared per-request cache: name must be a non-empty string (it matches the function across threads), received the string ""',
   });
-  assert.throws(() => perRequestCache((n: number) => n, { name: "x", maxEntries: 1 } as never), {
+  assert.throws(() => perRequestCache((n: number) => n, { name: "x", threads: 2 } as never), {
     name: "TypeError",
     message:
-      'Cannot create a shared per-request cache: unknown option "maxEntries"; the options are name, key',
+      'Cannot create a shared per-request cache: unknown option "threads"; the options are key, maxEntries, cacheRejections, tags, outsideScope, name',
+  });
+  assert.throws(() => perRequestCache((n: number) => n, { name: "x", maxEntries: 0 }), {
+    name: "RangeError",
+    message:
+      "Cannot create a shared per-request cache: maxEntries must be a positive integer or Infinity, received 0",
   });
   const keyed = perRequestCache((n: number) => n, { name: "keyed", key: () => new WeakMap() });
   runInCacheScope({ id: "r" }, () => {

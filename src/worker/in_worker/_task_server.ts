@@ -64,8 +64,8 @@ function receive(data: unknown): void {
       return connect(parent, message.flag, message.port);
     case "end":
       return eachEnding(message.ends, endCarried);
-    case "settled":
-      return workerLink()?.settled(message.scope, message.entry, message.outcome);
+    case "shared":
+      return workerLink()?.received(message);
     case "stats":
       return post({ type: "stats", id: message.id, stats: workerStats() });
   }
@@ -124,10 +124,10 @@ async function answerLater(id: number, task: string, promise: PromiseLike<unknow
   try {
     value = await promise;
   } catch (error) {
+    countTask(); // first: the request's counts reach the pool before the task's answer
     return post({ type: "failed", id, error: serializeError(error) });
-  } finally {
-    countTask();
   }
+  countTask();
   answer(id, task, value);
 }
 

@@ -1,27 +1,28 @@
 /**
- * A pool worker's link to the main thread's shared entries (`_shared_entries.ts`), and what a
- * shared cached function does when it is called in such a worker.
+ * A pool worker's link to the main thread's authority on shared entries
+ * (`main_thread/_shared_authority.ts`): where a shared function's miss goes in a worker.
  *
- * A local hit costs what it costs in one thread. A local miss asks the main thread and blocks
- * this worker until the answer comes: one round trip to the main thread (`npm run bench` prints
- * what it costs). Blocking is what lets a synchronous function stay synchronous and still
- * wait for the same computation running in another worker; a worker that runs one task at a
- * time loses nothing by it, and the main thread is never blocked.
+ * A hit costs what it costs in one thread: the worker's copies are the entries of its own scope's
+ * tables. A miss asks the main thread and blocks this worker until the answer comes: one round
+ * trip to the main thread (`npm run bench` prints what it costs). Blocking is what lets a
+ * synchronous function stay synchronous and still wait for the same computation running in
+ * another worker; a worker that runs one task at a time loses nothing by it, and the main
+ * thread is never blocked.
  */
-import { COMPUTING, FAILED, READY } from "../../core/_entry_table.ts";
-import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
+import type { EntryTable } from "../../core/_entry_table.ts";
+import type { Miss, Share } from "../../core/_miss_strategy.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
-import { cycleError } from "../../_errors.ts";
+import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
 import { loadWorkerThreads } from "../_worker_threads_module.ts";
+import { applyDrop, sharedIndexes } from "../_shared_functions.ts";
 import type { ParentChannel } from "./_parent_channel.ts";
-import {
-  type FromWorker,
-  type LookupAnswer,
-  nameOfEntry,
-  type Outcome,
-  scopedEntryId,
+import type {
+  LookupAnswer,
+  SharedDrop,
+  SharedToMain,
+  SharedToWorker,
+  WireKey,
 } from "../_protocol.ts";
-import { copiesOf, type SharedCopy } from "./_worker_scopes.ts";
 
 /** How long one `Atomics.wait` lasts before the port is read again, as a guard only. */
 const WAIT_SLICE_MS = 100;
@@ -41,6 +42,7 @@ export function connect(channel: ParentChannel, flag: SharedArrayBuffer, port: M
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  readonly name: string;
 }
 
 export class WorkerLink {
@@ -48,8 +50,13 @@ export class WorkerLink {
   #flag: Int32Array;
   #port: MessagePort;
   #receive: (port: MessagePort) => { message: unknown } | undefined;
-  /** Promises waiting for another thread's async entry, by scope id and entry id. */
-  #waiting: Map<string, Waiter> = new Map();
+  /** Promises waiting for another thread's entry, by the `wait` of their lookup. */
+  #waiting: Map<number, Waiter> = new Map();
+  #nextWait = 0;
+  /** The scopes whose shared entries this worker holds, by id: where drops apply. */
+  #scopes: Map<string, ScopeState> = new Map();
+  /** The counts of each shared table when they were last reported. */
+  #reported: WeakMap<EntryTable, number[]> = new WeakMap();
 
   constructor(channel: ParentChannel, flag: Int32Array, port: MessagePort) {
     this.#channel = channel;
@@ -64,105 +71,155 @@ export class WorkerLink {
     this.#receive = threads.receiveMessageOnPort;
   }
 
-  /** A call of a shared function in scope `state`: this worker's copy, else the main thread's answer. */
-  call(state: ScopeState, id: string, name: string, compute: () => unknown): unknown {
-    const copies = copiesOf(state);
-    const copy = copies.get(id);
-    if (copy !== undefined) {
-      if (copy.state === READY) return copy.value;
-      if (copy.state === COMPUTING) throw cycleError(name);
-    }
-    const answer = this.#lookup(state.id, id);
+  /** A miss of the shared function `name` in this worker: the main thread says who computes. */
+  miss(miss: Miss, name: string, key: WireKey): unknown {
+    const scope = this.#hold(miss.scope);
+    const wait = this.#nextWait++;
+    const { tags } = miss;
+    const answer = this.#lookup({ type: "shared", op: "lookup", scope, fn: name, key, tags, wait });
     switch (answer.kind) {
-      case "value": {
-        const value = answer.async ? Promise.resolve(answer.value) : answer.value;
-        copies.set(id, { value, state: READY });
-        return value;
-      }
-      case "error": {
-        const error = reviveError(answer.error, `shared function ${name}`);
-        if (answer.async) return Promise.reject(error);
-        throw error;
-      }
+      case "value":
+        return miss.store(answer.value, answer.join ? "join" : "hit");
       case "wait": {
         const promise = new Promise((resolve, reject) => {
-          this.#waiting.set(scopedEntryId(state.id, id), { resolve, reject });
+          this.#waiting.set(wait, { resolve, reject, name });
         });
-        const entry: SharedCopy = { value: promise, state: READY };
-        copies.set(id, entry);
-        evictOnRejection(copies, id, entry);
-        return promise;
+        return miss.store(promise, answer.join ? "join" : "hit");
       }
+      case "error":
+        throw reviveError(answer.error, `shared function ${name}`);
       case "compute":
-        return this.#compute(state, copies, id, name, compute, answer.share);
+        return miss.compute(
+          answer.id === undefined ? undefined : this.#share(scope, answer.id, name, miss),
+        );
     }
   }
 
-  #compute(
-    state: ScopeState,
-    copies: Map<string, SharedCopy>,
-    id: string,
-    name: string,
-    compute: () => unknown,
-    share: boolean,
-  ): unknown {
-    const entry: SharedCopy = { value: undefined, state: COMPUTING };
-    copies.set(id, entry);
-    let value: unknown;
-    try {
-      value = compute();
-    } catch (error) {
-      entry.state = FAILED; // first, by a store that cannot throw: see callAndStore in core/per_request_cache.ts
-      if (copies.get(id) === entry) copies.delete(id);
-      if (share) this.#settle(state.id, id, { ok: false, error: serializeError(error) });
-      throw error;
-    }
-    entry.value = value;
-    entry.state = READY;
-    if (value instanceof Promise) {
-      evictOnRejection(copies, id, entry);
-      if (!share) return value;
-      this.#post({ type: "pending", scope: state.id, entry: id });
-      value.then(
-        (settled) => this.#share(state.id, id, name, settled),
-        (error) => this.#settle(state.id, id, { ok: false, error: serializeError(error) }),
-      );
-      return value;
-    }
-    if (share) {
-      const error = this.#share(state.id, id, name, value);
-      if (error !== undefined) {
-        if (copies.get(id) === entry) copies.delete(id);
-        throw error;
-      }
-    }
-    return value;
+  /** Reports computation `id` to the main thread as it ends. */
+  #share(scope: string, id: number, name: string, miss: Miss): Share {
+    return {
+      returned: (value) => {
+        if (!(value instanceof Promise)) return this.#settled(scope, id, name, value, true);
+        this.#post({ type: "shared", op: "pending", scope, id });
+        value.then(
+          (settled) => this.#settled(scope, id, name, settled, false),
+          (error) => {
+            const outcome = {
+              ok: false as const,
+              error: serializeError(error),
+              kept: miss.keeps(error),
+            };
+            this.#post({ type: "shared", op: "settle", scope, id, outcome });
+          },
+        );
+      },
+      threw: (error) => {
+        const outcome = { ok: false, error: serializeError(error), kept: false } as const;
+        this.#post({ type: "shared", op: "settle", scope, id, outcome });
+      },
+    };
   }
 
-  /** Reports a value; one that cannot be cloned becomes a `TypeError` for every thread. */
-  #share(scope: string, id: string, name: string, value: unknown): TypeError | undefined {
+  /**
+   * Reports a value; one that cannot be cloned is an error for every thread, and thrown here
+   * too if `throws` (a synchronous result: the call then fails, as it would elsewhere).
+   */
+  #settled(scope: string, id: number, name: string, value: unknown, throws: boolean): void {
     try {
-      this.#post({ type: "settle", scope, entry: id, outcome: { ok: true, value } });
-      return undefined;
+      this.#post({ type: "shared", op: "settle", scope, id, outcome: { ok: true, value } });
     } catch (cause) {
       const error = sharedResultNotCloneableError(name, cause);
-      this.#settle(scope, id, { ok: false, error: serializeError(error) });
-      return error;
+      if (throws) throw error; // reported by `threw`
+      const outcome = { ok: false, error: serializeError(error), kept: false } as const;
+      this.#post({ type: "shared", op: "settle", scope, id, outcome });
     }
   }
 
-  #settle(scope: string, id: string, outcome: Outcome): void {
-    this.#post({ type: "settle", scope, entry: id, outcome });
+  /** This worker dropped entries of `scope`: the main thread and the other workers drop them. */
+  dropped(scope: ScopeState, drop: SharedDrop): void {
+    this.#post({ type: "shared", scope: this.#hold(scope), ...drop });
   }
 
-  #post(message: FromWorker): void {
+  /** This worker primed an entry: the main thread stores it, unless it has one (a settled value). */
+  primed(
+    scope: ScopeState,
+    fn: string,
+    key: WireKey,
+    value: unknown,
+    tags: readonly string[] | undefined,
+  ): void {
+    const id = this.#hold(scope);
+    const post = (value: unknown) =>
+      this.#post({ type: "shared", op: "prime", scope: id, fn, key, value, tags });
+    if (!(value instanceof Promise)) {
+      try {
+        return post(value);
+      } catch (cause) {
+        throw sharedResultNotCloneableError(fn, cause);
+      }
+    }
+    value.then((settled) => {
+      try {
+        post(settled);
+      } catch {
+        // Not cloneable: the other threads compute it instead.
+      }
+    }, () => {});
+  }
+
+  /** A message from the main thread about shared entries. */
+  received(message: SharedToWorker): void {
+    if (message.op === "settled") {
+      const waiter = this.#waiting.get(message.wait);
+      if (waiter === undefined) return;
+      this.#waiting.delete(message.wait);
+      const { outcome } = message;
+      if (outcome.ok) waiter.resolve(outcome.value);
+      else waiter.reject(reviveError(outcome.error, `shared function ${waiter.name}`));
+      return;
+    }
+    const scope = this.#scopes.get(message.scope);
+    if (scope !== undefined) applyDrop(scope, message);
+  }
+
+  /**
+   * Reports the calls of shared functions made here since the last report, when a task ends:
+   * a message only for a task whose request used one.
+   */
+  reportCounts(): void {
+    for (const [id, scope] of this.#scopes) {
+      const rows: (string | number)[] = [];
+      for (const index of sharedIndexes()) {
+        const table = scope.tables[index];
+        if (table === undefined) continue;
+        const last = this.#reported.get(table) ?? [0, 0, 0];
+        const now = [table.hits, table.misses, table.joins];
+        if (now[0] === last[0] && now[1] === last[1] && now[2] === last[2]) continue;
+        rows.push(table.name, now[0] - last[0], now[1] - last[1], now[2] - last[2]);
+        this.#reported.set(table, now);
+      }
+      if (rows.length > 0) this.#post({ type: "shared", op: "counts", scope: id, rows });
+    }
+  }
+
+  /** Records that this worker holds shared entries of `scope` until it ends; returns its id. */
+  #hold(scope: ScopeState): string {
+    const id = scope.id;
+    if (!this.#scopes.has(id)) {
+      this.#scopes.set(id, scope);
+      scope.onEnd(() => this.#scopes.delete(id));
+    }
+    return id;
+  }
+
+  #post(message: SharedToMain): void {
     this.#channel.post(message);
   }
 
   /** Asks the main thread about an entry and blocks until it answers (file comment). */
-  #lookup(scope: string, id: string): LookupAnswer {
+  #lookup(message: SharedToMain): LookupAnswer {
     let seen = Atomics.load(this.#flag, 0);
-    this.#post({ type: "lookup", scope, entry: id });
+    this.#post(message);
     for (;;) {
       const received = this.#receive(this.#port);
       if (received !== undefined) return received.message as LookupAnswer;
@@ -170,21 +227,4 @@ export class WorkerLink {
       seen = Atomics.load(this.#flag, 0);
     }
   }
-
-  /** The main thread's message that an entry this worker waits for has settled. */
-  settled(scope: string, id: string, outcome: Outcome): void {
-    const key = scopedEntryId(scope, id);
-    const waiter = this.#waiting.get(key);
-    if (waiter === undefined) return;
-    this.#waiting.delete(key);
-    if (outcome.ok) waiter.resolve(outcome.value);
-    else waiter.reject(reviveError(outcome.error, `shared function ${nameOfEntry(id)}`));
-  }
-}
-
-/** As in one thread: a rejected promise is dropped so the next call retries. */
-function evictOnRejection(copies: Map<string, SharedCopy>, id: string, entry: SharedCopy): void {
-  (entry.value as Promise<unknown>).then(undefined, () => {
-    if (copies.get(id) === entry) copies.delete(id);
-  });
 }

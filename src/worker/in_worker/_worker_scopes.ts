@@ -8,26 +8,13 @@
  * `release`, so a task still running then sees no scope and calls through uncached, exactly as
  * late code does in one thread.
  */
-import type { Entry } from "../../core/_entry_table.ts";
 import type { WorkerStats } from "../worker_pool_api.ts";
 import { Frame } from "../../core/_frame.ts";
 import { ScopeState } from "../../core/_scope_state.ts";
+import { workerLink } from "./_worker_link.ts";
 
 /** The worker's scopes, by their number in the pool (see `_task_message.ts`). */
 const scopes = new Map<number, ScopeState>();
-
-/**
- * A worker's copy of a shared entry: what it computed or was told, with the same states as a
- * one-thread entry (`COMPUTING` while this worker runs the function synchronously for it, so a
- * call that meets it is a cycle).
- */
-export type SharedCopy = Entry;
-
-/**
- * The copies a worker keeps of shared entries, per scope: what it computed or was told, so a
- * repeated call is answered without asking the main thread. They drop when the scope ends.
- */
-const copies = new Map<ScopeState, Map<string, SharedCopy>>();
 
 let tasksRun = 0;
 
@@ -55,18 +42,10 @@ export function endWorkerScope(ref: number, why: string): void {
   state.release(why);
 }
 
-/** The shared-entry copies of a live scope (in a worker, or a scope of the worker's own). */
-export function copiesOf(state: ScopeState): Map<string, SharedCopy> {
-  let entries = copies.get(state);
-  if (entries === undefined) {
-    copies.set(state, entries = new Map());
-    state.onEnd(() => copies.delete(state));
-  }
-  return entries;
-}
-
+/** A task ended: counted, and its request's calls of shared functions reported. */
 export function countTask(): void {
   tasksRun++;
+  workerLink()?.reportCounts();
 }
 
 /**
@@ -74,11 +53,7 @@ export function countTask(): void {
  * code believes it released: a scope that leaked would show here.
  */
 export function workerStats(): WorkerStats {
-  const held = new Set<ScopeState>([...scopes.values(), ...copies.keys()]);
   let entries = 0;
-  for (const state of held) {
-    state.tables.forEach((table) => entries += table.size);
-    entries += copies.get(state)?.size ?? 0;
-  }
-  return { scopes: held.size, entries, tasks: tasksRun };
+  for (const state of scopes.values()) state.tables.forEach((table) => entries += table.size);
+  return { scopes: scopes.size, entries, tasks: tasksRun };
 }

@@ -27,7 +27,7 @@ import {
 import { validMapOptions, type ValidOptions, validRunCall, validUrl } from "./_pool_options.ts";
 import { CarriedScopes } from "./_carried_scopes.ts";
 import { cancelScopeJobs } from "./_cancel_scope_jobs.ts";
-import { answerLookup, releasePeer, reportPending, reportSettled } from "./_shared_entries.ts";
+import { receiveShared, releasePeer } from "./_shared_authority.ts";
 import type { FromWorker } from "../_protocol.ts";
 import { doneId, type DoneMessage, doneValue, isDoneMessage } from "../_task_message.ts";
 import type { SerializedError } from "../_error_transfer.ts";
@@ -230,12 +230,8 @@ export class Pool<T extends TaskMap> implements WorkerPool<T> {
         return this.#dispatch();
       case "failed":
         return this.#answered(worker, message.id, undefined, message.error);
-      case "lookup":
-        return answerLookup(this.#scopes.live(message.scope), message.entry, worker);
-      case "pending":
-        return reportPending(worker, message.scope, message.entry);
-      case "settle":
-        return reportSettled(worker, message.scope, message.entry, message.outcome);
+      case "shared":
+        return receiveShared(worker, this.#scopes.live(message.scope), message);
       case "stats":
         return worker.receivedStats(message.id, message.stats);
       case "exit":

@@ -6,14 +6,8 @@
 import type { WorkerStats } from "../worker_pool_api.ts";
 import { serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
-import type { Peer, SharedEntry } from "./_shared_entries.ts";
-import {
-  type FromWorker,
-  type LookupAnswer,
-  nameOfEntry,
-  type Outcome,
-  type ToWorker,
-} from "../_protocol.ts";
+import type { Peer, Remote } from "./_shared_authority.ts";
+import type { FromWorker, LookupAnswer, ToWorker } from "../_protocol.ts";
 import { encodeTask } from "../_task_message.ts";
 import type { StartThread, WorkerThread } from "./_start_thread.ts";
 
@@ -60,8 +54,8 @@ const EXIT_GRACE_MS = 50;
 const ENDS_DELAY_MS = 20;
 
 export class PoolWorker implements Peer {
-  waitingFor: SharedEntry | undefined;
-  readonly owned: Map<string, SharedEntry> = new Map();
+  waitingFor: Remote | undefined;
+  readonly owned: Map<number, Remote> = new Map();
   /** Whether the worker's module called `serveTasks`. */
   ready = false;
   /** Whether the thread was stopped or died: nothing is sent to it any more. */
@@ -171,25 +165,10 @@ export class PoolWorker implements Peer {
       this.#port.postMessage(answer);
     } catch (cause) {
       const error = sharedResultNotCloneableError(name, cause);
-      this.#port.postMessage({ kind: "error", error: serializeError(error), async: false });
+      this.#port.postMessage({ kind: "error", error: serializeError(error) });
     }
     Atomics.add(this.#flag, 0, 1);
     Atomics.notify(this.#flag, 0);
-  }
-
-  notify(entry: SharedEntry, outcome: Outcome): void {
-    const message: ToWorker = {
-      type: "settled",
-      scope: entry.table.scope,
-      entry: entry.id,
-      outcome,
-    };
-    try {
-      this.post(message);
-    } catch (cause) {
-      const error = sharedResultNotCloneableError(nameOfEntry(entry.id), cause);
-      this.post({ ...message, outcome: { ok: false, error: serializeError(error) } });
-    }
   }
 
   /** Asks the worker what it holds; answered after the task it runs, if any. */
@@ -212,7 +191,7 @@ export class PoolWorker implements Peer {
    * reads that answer otherwise.
    */
   stop(reason: Error): Promise<void> {
-    this.answer({ kind: "compute", share: false }, "");
+    this.answer({ kind: "compute", id: undefined }, "");
     this.dead = true;
     clearTimeout(this.#endsTimer);
     this.#ends.length = 0;

@@ -1,0 +1,73 @@
+/**
+ * This thread's shared cached functions, by name: the name is what matches a function across
+ * threads, and here it finds the function's table in a scope (its index in `scope.tables`).
+ *
+ * A name gets its index from the first of: the shared function made with it on this thread, or
+ * a message from another thread that names it (the main thread keeps the entries of a function
+ * that only workers define, under that name, in the scope's tables like any other). Two
+ * different functions may not share a name on one thread; the same code made again under its
+ * name (a module evaluated twice) is the same function, and shares its index.
+ */
+import { nextFunctionIndex } from "../core/_function_index.ts";
+import type { ScopeState } from "../core/_scope_state.ts";
+import type { SharedDrop } from "./_protocol.ts";
+import { localKey } from "./_value_key.ts";
+
+interface Named {
+  readonly index: number;
+  /** The source of the function made with this name, once one was. */
+  code: string | undefined;
+}
+
+const byName = new Map<string, Named>();
+/** The indexes of `byName`, in one array read by every report. */
+const indexes: number[] = [];
+
+function register(name: string, code: string | undefined): number {
+  const index = nextFunctionIndex();
+  byName.set(name, { index, code });
+  indexes.push(index);
+  return index;
+}
+
+/** The index of the shared function `fn` made as `name`, or a TypeError if the name is taken. */
+export function claimIndex(name: string, fn: (...args: never[]) => unknown): number {
+  const code = String(fn);
+  const named = byName.get(name);
+  if (named === undefined) return register(name, code);
+  if (named.code !== undefined && named.code !== code) {
+    throw new TypeError(
+      `Cannot create a shared per-request cache: the name ${
+        JSON.stringify(name)
+      } is taken by another function on this thread; give each shared function its own name (it matches the function across threads)`,
+    );
+  }
+  named.code = code;
+  return named.index;
+}
+
+/** The index of the shared function called `name`, made on first need (a message names it). */
+export function indexOf(name: string): number {
+  return byName.get(name)?.index ?? register(name, undefined);
+}
+
+/** The indexes of every shared function this thread knows: the tables whose entries cross threads. */
+export function sharedIndexes(): readonly number[] {
+  return indexes;
+}
+
+/** Drops in this thread's tables of `scope` what another thread dropped in its own. */
+export function applyDrop(scope: ScopeState, drop: SharedDrop): void {
+  if (drop.op === "tags") {
+    for (const index of indexes) {
+      const table = scope.tables[index];
+      if (table !== undefined) { for (const tag of drop.tags) table.invalidateTag(tag); }
+    }
+    return;
+  }
+  const index = byName.get(drop.fn)?.index;
+  const table = index === undefined ? undefined : scope.tables[index];
+  if (table === undefined) return;
+  if (drop.all) table.clear();
+  else table.delete(localKey(table, drop.key, false));
+}
