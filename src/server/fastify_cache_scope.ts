@@ -115,16 +115,20 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
   // Where the request's frame waits between Fastify's hooks: a property Fastify declares on
   // every request (`decorateRequest`), of this plugin instance alone.
   const opened = Symbol("reqcache.scope");
-  type Opened = { [opened]: RunFrame };
+  type Opened = { [opened]: RunFrame | null };
   // A stream payload is read in the request's frame: Fastify pipes it from the handler's
-  // context, but after backpressure Deno's `node:http` asks for more from outside it.
+  // context, but after backpressure Deno's `node:http` asks for more from outside it. A
+  // request has no frame of ours when a hook registered before the plugin answered in
+  // `onRequest` (auth, rate limit): Fastify still runs `onSend`, whose payload goes on as is.
   const onSend: FastifyOnSendHookLike = valid.waitForBody
     ? function readPayloadInScope(request, _reply, payload, done) {
-      readInFrame(payload, (request as Opened)[opened].frame);
+      const run = (request as Opened)[opened];
+      if (run !== null) readInFrame(payload, run.frame);
       done(null, payload);
     }
     : function endScopeOnSend(request, _reply, payload, done) {
-      endScopeLoggingErrors((request as Opened)[opened].handle, EndedBecause.handlerReturned);
+      const run = (request as Opened)[opened];
+      if (run !== null) endScopeLoggingErrors(run.handle, EndedBecause.handlerReturned);
       done(null, payload);
     };
   const plugin: FastifyCacheScopePlugin = function cacheScopePlugin(instance, _options, done) {
@@ -137,7 +141,7 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
     // Fastify reads a body from the request's `data` events and goes on from its `end`, in the
     // socket's context: the frame is entered again before validation, the first hook after.
     instance.addHook("preValidation", function enterCacheScope(request, _reply, next) {
-      runInFrame((request as Opened)[opened].frame, next);
+      runInFrame((request as Opened)[opened]!.frame, next);
     });
     instance.addHook("onSend", onSend);
     done();
