@@ -4,6 +4,7 @@ import { type Frame, storage } from "../core/_frame.ts";
 import type { ScopeState } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 import { describe } from "../_errors.ts";
+import { uncalledFactoryError } from "./_uncalled_factory_error.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
 import { openRunFrame } from "../core/_run_frame.ts";
 import { watchedScope } from "./_watch_client.ts";
@@ -17,6 +18,8 @@ import { type AnyIterator, isIterator, TrackedIterator } from "./_tracked_iterat
 import { hasFixedBody } from "./_fixed_body.ts";
 
 export type { CacheScopeOptions };
+
+const ACTION = "create the cacheScope() plugin";
 
 /** Where the plugin keeps its record of a request on Elysia's context. */
 const exchangeKey: unique symbol = Symbol("reqcache.exchange");
@@ -124,7 +127,9 @@ interface Exchange {
  * ```
  */
 export function cacheScope(options?: CacheScopeOptions): CacheScopePlugin {
-  const valid = getValidCacheScopeOptions(options, "create the cacheScope() plugin");
+  // `app.use(cacheScope)`: Elysia calls the factory as the plugin, with the app.
+  if (isElysiaLike(options)) throw uncalledFactoryError(ACTION, "app.use", "plugin", arguments);
+  const valid = getValidCacheScopeOptions(options, ACTION);
   // Elysia reads each hook's source: to decide whether to await it (a hook it takes for async
   // makes the whole request handler async), whether it returns a value (a returning
   // onRequest answers the request), and which parts of the context to build for every route

@@ -1,3 +1,4 @@
+import { uncalledFactoryError } from "./_uncalled_factory_error.ts";
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import { getValidCacheScopeOptions } from "./_cache_scope_options.ts";
 import type { CacheScopeOptions } from "./_cache_scope_options.ts";
@@ -109,7 +110,8 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
   if (arguments.length > 1) {
     // Fastify is running the factory as the plugin: a plugin fails its registration by
     // rejecting (a throw would escape Fastify's loader as an uncaught exception).
-    return Promise.reject(calledAsPlugin(arguments.length)) as never;
+    const error = uncalledFactoryError(ACTION, "app.register", "plugin", arguments);
+    return Promise.reject(error) as never;
   }
   const valid = getValidCacheScopeOptions(options, ACTION);
   // Where the request's frame waits between Fastify's hooks: a property Fastify declares on
@@ -154,11 +156,4 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
     [Symbol.for("plugin-meta")]: { name: "@reqcache/core/fastify", fastify: "5.x" },
   });
   return plugin;
-}
-
-/** `app.register(cacheScope)`: Fastify calls the factory with an instance, options and `done`. */
-function calledAsPlugin(count: number): TypeError {
-  return new TypeError(
-    `Cannot ${ACTION}: cacheScope takes one argument (the options), received ${count} arguments; give app.register the plugin cacheScope() returns, not cacheScope itself`,
-  );
 }
