@@ -44,6 +44,8 @@ export class PendingBatch {
   dropped = false;
   /** Set when the batch leaves, or fails before it could: a second dispatch does nothing. */
   sent = false;
+  /** What a `schedule` option was given to send the batch: the scope's end calls it too. */
+  leave: (() => void) | undefined = undefined;
   /**
    * Cache key → slot, made by the first `entryOf`: once `dropped` is set, or on a second load
    * when nothing is kept (a load that misses a kept table never needs it).
