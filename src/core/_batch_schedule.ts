@@ -47,7 +47,7 @@ export function scheduleBatch(
     schedule(leave);
   } catch (error) {
     scheduling = false;
-    return failUnsent(batch, scheduleFailed(options.name, error));
+    return failUnsent(batch, scheduleFailed(options.name, error), options);
   }
   scheduling = false;
   if (asked) dispatch(batch, batchFn, options);
