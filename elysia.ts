@@ -6,14 +6,15 @@
  * @example
  * ```ts
  * import { Elysia } from "elysia";
- * import { perRequestCache } from "@reqcache/core";
+ * import { perRequestCache, withCacheScope } from "@reqcache/core";
  * import { cacheScope } from "@reqcache/core/elysia";
  * import assert from "node:assert/strict";
  *
  * const getFlags = perRequestCache(async () => ({ beta: true }));
  * const app = new Elysia().use(cacheScope()).get("/", () => getFlags());
+ * const handle = withCacheScope((request: Request) => app.handle(request));
  *
- * assert.deepEqual(await (await app.handle(new Request("http://localhost/"))).json(), { beta: true });
+ * assert.deepEqual(await (await handle(new Request("http://localhost/"))).json(), { beta: true });
  * ```
  *
  * @module

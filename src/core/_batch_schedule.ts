@@ -4,7 +4,16 @@
  * full or its scope has ended.
  */
 import type { ValidBatchOptions } from "./_batch_options.ts";
+import type { EntryTable } from "./_entry_table.ts";
 import { type BatchFn, dispatch, failUnsent, type PendingBatch } from "./_pending_batch.ts";
+
+/**
+ * The tables whose scope already has the end listener that sends their pending batch. One per
+ * (scope, function), not one per batch: a listener stays until its scope ends, and one per batch
+ * would keep every batch a long-lived scope ever made (its keys, its entries), with or without
+ * `cache: false`.
+ */
+const sentAtEnd = new WeakSet<EntryTable>();
 
 /**
  * Starts the wait of a batch just made, with its first key in it: `options.schedule` decides
@@ -25,15 +34,20 @@ export function scheduleBatch(
     if (scheduling) asked = true;
     else dispatch(batch, batchFn, options); // a batch already sent is left alone
   };
+  batch.leave = leave;
   // A schedule that never dispatches must not hold the loads forever: the scope's end sends them
   // (outside any scope, as dispatch does for a scope that has ended), so every load settles.
-  // One listener per batch, kept for the scope's life: a request makes few batches.
-  batch.scope!.onEnd(leave);
+  // Only the table's pending batch can still be unsent: the listener reads it at the end.
+  const table = batch.table!;
+  if (!sentAtEnd.has(table)) {
+    sentAtEnd.add(table);
+    batch.scope!.onEnd(() => (table.pending as PendingBatch | undefined)?.leave?.());
+  }
   try {
     schedule(leave);
   } catch (error) {
     scheduling = false;
-    return failUnsent(batch, scheduleFailed(options.name, error));
+    return failUnsent(batch, scheduleFailed(options.name, error), options);
   }
   scheduling = false;
   if (asked) dispatch(batch, batchFn, options);

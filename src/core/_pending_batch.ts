@@ -44,6 +44,8 @@ export class PendingBatch {
   dropped = false;
   /** Set when the batch leaves, or fails before it could: a second dispatch does nothing. */
   sent = false;
+  /** What a `schedule` option was given to send the batch: the scope's end calls it too. */
+  leave: (() => void) | undefined = undefined;
   /**
    * Cache key → slot, made by the first `entryOf`: once `dropped` is set, or on a second load
    * when nothing is kept (a load that misses a kept table never needs it).
@@ -139,10 +141,8 @@ export function primedEntry(promise: Promise<unknown>): Entry {
  * takes later loads back into its slot, since that answer cannot be stale.
  */
 export function dispatch(batch: PendingBatch, batchFn: BatchFn, options: ValidBatchOptions): void {
-  if (batch.sent) return;
-  batch.sent = true;
+  if (!leaves(batch)) return;
   const { scope, table } = batch;
-  if (table !== undefined && table.pending === batch) table.pending = undefined;
   const frame = scope === undefined ? undefined : new Frame(scope.ended ? undefined : scope, true);
   const size = options.maxBatchSize;
   for (let from = 0; from < batch.keys.length; from += size) {
@@ -221,11 +221,23 @@ function settleSlot(
   value: unknown,
   options: ValidBatchOptions,
 ): void {
-  if (value instanceof Error) return reject(batch, slot, value, options);
+  if (value instanceof Error) return reject(batch, slot, value, options, true);
   const entry = batch.entries[slot];
   entry.resolve(value);
   forgetSettlers(entry);
   if (entry.state === PENDING) entry.state = READY; // not if dropped meanwhile
+}
+
+/**
+ * Marks `batch` sent and takes it off its table, so that the next load starts a new one;
+ * returns `false` if it was sent already.
+ */
+function leaves(batch: PendingBatch): boolean {
+  if (batch.sent) return false;
+  batch.sent = true;
+  const { table } = batch;
+  if (table !== undefined && table.pending === batch) table.pending = undefined;
+  return true;
 }
 
 function failAll(
@@ -234,8 +246,9 @@ function failAll(
   to: number,
   error: Error,
   options: ValidBatchOptions,
+  answered = true,
 ): void {
-  for (let slot = from; slot < to; slot++) reject(batch, slot, error, options);
+  for (let slot = from; slot < to; slot++) reject(batch, slot, error, options, answered);
 }
 
 /**
@@ -243,34 +256,33 @@ function failAll(
  * `EntryTable.watch` does for a cached function's promise, done where the batch settles the
  * slot instead of in one more reaction per key: an entry that left the table meanwhile is
  * DROPPED and stays so, and a kept rejection is READY. `options` stands for the function in
- * `keepsRejection`'s report-once set: it is made once per batched function.
+ * `keepsRejection`'s report-once set: it is made once per batched function. An error that is
+ * no answer of the batch function (`answered` false) is never kept.
  */
-function reject(batch: PendingBatch, slot: number, error: Error, options: ValidBatchOptions): void {
+function reject(
+  batch: PendingBatch,
+  slot: number,
+  error: Error,
+  options: ValidBatchOptions,
+  answered: boolean,
+): void {
   const entry = batch.entries[slot];
   entry.reject(error);
   forgetSettlers(entry);
   const { table } = batch;
   if (table === undefined || entry.state !== PENDING) return;
   const cacheKey = batch.cacheKeys[slot];
-  if (keepsRejection(options.cacheRejections, error, options, options.name)) entry.state = READY;
-  else if (table.get(cacheKey) === entry) table.delete(cacheKey);
+  if (answered && keepsRejection(options.cacheRejections, error, options, options.name)) {
+    entry.state = READY;
+  } else if (table.get(cacheKey) === entry) table.delete(cacheKey);
 }
 
 /**
  * Fails a batch that never left (its `schedule` threw): every load rejects with `error`, and
  * no entry stays, whatever `cacheRejections` says: no answer was ever given for these keys.
  */
-export function failUnsent(batch: PendingBatch, error: Error): void {
-  batch.sent = true;
-  const { table } = batch;
-  if (table !== undefined && table.pending === batch) table.pending = undefined;
-  for (let slot = 0; slot < batch.entries.length; slot++) {
-    const entry = batch.entries[slot];
-    entry.reject(error);
-    forgetSettlers(entry);
-    const cacheKey = batch.cacheKeys[slot];
-    if (entry.state === PENDING && table!.get(cacheKey) === entry) table!.delete(cacheKey);
-  }
+export function failUnsent(batch: PendingBatch, error: Error, options: ValidBatchOptions): void {
+  if (leaves(batch)) failAll(batch, 0, batch.keys.length, error, options, false);
 }
 
 /** The error of every key of a batch whose function threw or rejected. */

@@ -4,6 +4,7 @@ import { type Frame, storage } from "../core/_frame.ts";
 import type { ScopeState } from "../core/_scope_state.ts";
 import type { CacheScope } from "../core/cache_scope.ts";
 import { describe } from "../_errors.ts";
+import { uncalledFactoryError } from "./_uncalled_factory_error.ts";
 import { requestIdentity } from "../core/_request_identity.ts";
 import { openRunFrame } from "../core/_run_frame.ts";
 import { watchedScope } from "./_watch_client.ts";
@@ -17,6 +18,8 @@ import { type AnyIterator, isIterator, TrackedIterator } from "./_tracked_iterat
 import { hasFixedBody } from "./_fixed_body.ts";
 
 export type { CacheScopeOptions };
+
+const ACTION = "create the cacheScope() plugin";
 
 /** Where the plugin keeps its record of a request on Elysia's context. */
 const exchangeKey: unique symbol = Symbol("reqcache.exchange");
@@ -78,10 +81,14 @@ interface Exchange {
  * The scope ends once the response has been handed to the server (Elysia's `onAfterResponse`);
  * a streamed body (a generator handler, a `ReadableStream`, a `Response` with a stream) keeps it
  * until the body has been read to its end, and a client that goes away ends it at once. With
- * `waitForBody: false` it ends at `onAfterResponse` whatever the body. Elysia runs on Bun here:
- * `app.listen()` (`Bun.serve`) gives every request a context of its own, and the scope lives in
- * it. Calling `app.handle(request)` yourself runs the request in your own context: the scope
- * is then yours too until it ends (wrap the call in `withCacheScope` to keep it apart).
+ * `waitForBody: false` it ends at `onAfterResponse` whatever the body.
+ *
+ * The plugin enters the scope in the request's context, so each request needs a context of its
+ * own. `app.listen()` on Bun (`Bun.serve`) gives it one. Everywhere else, serve the app through
+ * `withCacheScope`: `Deno.serve(withCacheScope(app.fetch))`, or
+ * `withCacheScope((request) => app.handle(request))` when you call `app.handle` yourself (without
+ * it, the scope would be your context's until it ends). On Deno the plugin refuses to open a
+ * scope outside `withCacheScope`, since `Deno.serve` keeps one request's context for the next.
  *
  * Use it before the routes, and after the plugins that answer a request in their own `onRequest`
  * hook (a CORS preflight, a rate limiter). Elysia applies a hook only to the routes registered
@@ -91,12 +98,14 @@ interface Exchange {
  *
  * @param options When the scope ends and what the response reports.
  * @returns The plugin.
- * @throws {TypeError} If an option has the wrong type or name.
+ * @throws {TypeError} If an option has the wrong type or name; if `cacheScope` itself is given
+ * to `app.use` instead of `cacheScope()`; on Deno, in the request's `onRequest` (Elysia's error
+ * hooks get it), if the request runs outside `withCacheScope`.
  *
  * @example An Elysia app with one cache per request
  * ```ts
  * import { Elysia } from "elysia";
- * import { perRequestCache } from "@reqcache/core";
+ * import { perRequestCache, withCacheScope } from "@reqcache/core";
  * import { cacheScope } from "@reqcache/core/elysia";
  * import assert from "node:assert/strict";
  *
@@ -110,13 +119,17 @@ interface Exchange {
  *     return await getUser(params.id);
  *   });
  *
- * const response = await app.handle(new Request("http://localhost/users/42"));
+ * // A context per request on every runtime (Bun's app.listen() gives one already).
+ * const handle = withCacheScope((request: Request) => app.handle(request));
+ * const response = await handle(new Request("http://localhost/users/42"));
  * assert.deepEqual(await response.json(), { id: "42", query: 1 });
  * assert.equal(response.headers.get("server-timing"), 'reqcache;desc="hits=1 misses=1 joins=0"');
  * ```
  */
 export function cacheScope(options?: CacheScopeOptions): CacheScopePlugin {
-  const valid = getValidCacheScopeOptions(options, "create the cacheScope() plugin");
+  // `app.use(cacheScope)`: Elysia calls the factory as the plugin, with the app.
+  if (isElysiaLike(options)) throw uncalledFactoryError(ACTION, "app.use", "plugin", arguments);
+  const valid = getValidCacheScopeOptions(options, ACTION);
   // Elysia reads each hook's source: to decide whether to await it (a hook it takes for async
   // makes the whole request handler async), whether it returns a value (a returning
   // onRequest answers the request), and which parts of the context to build for every route
@@ -173,18 +186,30 @@ function isElysiaLike(app: unknown): app is ElysiaLike {
     typeof onAfterResponse === "function";
 }
 
+/** Whether `enterWith` may change a context that the next request's handler starts from. */
+const enteredContextOutlivesRequest = "Deno" in globalThis;
+
 /**
  * Opens the request's scope and makes it the store of the request's context. Elysia has no
  * public hook that wraps the handler (`wrap()` is marked private), so `storage.run` cannot be
  * used: the scope is entered with `enterWith` in the first hook instead, and reaches every
  * later hook and the handler because Elysia calls them from that hook's context (in the same
- * call, or in continuations of it). That is only safe because `Bun.serve` calls every request's
- * handler in a context of its own and restores its own afterwards: the frame entered here is
- * never seen by another request (the isolation test under load shows it). The frame is a run
- * frame made for this request alone, so a scope opened in it and ended gives the slot back,
- * and nothing else enters it.
+ * call, or in continuations of it). That is only safe where the request has a context of its
+ * own: `Bun.serve` calls every request's handler in one and restores its own afterwards (the
+ * isolation test under load shows it), and inside a run frame (`withCacheScope`,
+ * `runInCacheScope`) `enterWith` changes only that run's context, on every runtime. On Deno,
+ * `Deno.serve(app.fetch)` keeps a handler's `enterWith` store for the next request's handler,
+ * whose hooks before the plugin would read this request's live scope: there the plugin
+ * refuses to open a scope outside a run frame, so that nothing leaks. The frame entered is a
+ * run frame made for this request alone, so a scope opened in it and ended gives the slot
+ * back, and nothing else enters it.
  */
 function enterScope(request: Request): Exchange {
+  if (enteredContextOutlivesRequest && storage.getStore()?.isRun !== true) {
+    throw new TypeError(
+      "Cannot open the request's cache scope in Elysia: on Deno, a request's context is kept for the next request's handler, so the scope must open inside withCacheScope; serve withCacheScope(app.fetch), or call withCacheScope((request) => app.handle(request))",
+    );
+  }
   const { frame, handle } = openRunFrame(
     request,
     requestIdentity(request, "open the request's cache scope"),

@@ -1,3 +1,4 @@
+import { uncalledFactoryError } from "./_uncalled_factory_error.ts";
 import { getValidCacheScopeOptions } from "./_cache_scope_options.ts";
 import type { CacheScopeOptions } from "./_cache_scope_options.ts";
 import { type NodeResponseLike, openNodeScope } from "./_node_response_scope.ts";
@@ -65,17 +66,10 @@ const ACTION = "create the Express cacheScope() middleware";
  * ```
  */
 export function cacheScope(options?: CacheScopeOptions): ExpressCacheScopeMiddleware {
-  if (arguments.length > 1) throw calledAsMiddleware(arguments.length);
+  if (arguments.length > 1) throw uncalledFactoryError(ACTION, "app.use", "middleware", arguments);
   const valid = getValidCacheScopeOptions(options, ACTION);
   const endWhenHeadersGo = !valid.waitForBody;
   return function cacheScopeMiddleware(req, res, next) {
     storage.run(openNodeScope(req, res, valid, endWhenHeadersGo).frame, next);
   };
-}
-
-/** `app.use(cacheScope)`: Express calls the factory with a request, a response and `next`. */
-function calledAsMiddleware(count: number): TypeError {
-  return new TypeError(
-    `Cannot ${ACTION}: cacheScope takes one argument (the options), received ${count} arguments; give app.use the middleware cacheScope() returns, not cacheScope itself`,
-  );
 }

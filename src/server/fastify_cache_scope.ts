@@ -1,3 +1,4 @@
+import { uncalledFactoryError } from "./_uncalled_factory_error.ts";
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import { getValidCacheScopeOptions } from "./_cache_scope_options.ts";
 import type { CacheScopeOptions } from "./_cache_scope_options.ts";
@@ -109,22 +110,27 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
   if (arguments.length > 1) {
     // Fastify is running the factory as the plugin: a plugin fails its registration by
     // rejecting (a throw would escape Fastify's loader as an uncaught exception).
-    return Promise.reject(calledAsPlugin(arguments.length)) as never;
+    const error = uncalledFactoryError(ACTION, "app.register", "plugin", arguments);
+    return Promise.reject(error) as never;
   }
   const valid = getValidCacheScopeOptions(options, ACTION);
   // Where the request's frame waits between Fastify's hooks: a property Fastify declares on
   // every request (`decorateRequest`), of this plugin instance alone.
   const opened = Symbol("reqcache.scope");
-  type Opened = { [opened]: RunFrame };
+  type Opened = { [opened]: RunFrame | null };
   // A stream payload is read in the request's frame: Fastify pipes it from the handler's
-  // context, but after backpressure Deno's `node:http` asks for more from outside it.
+  // context, but after backpressure Deno's `node:http` asks for more from outside it. A
+  // request has no frame of ours when a hook registered before the plugin answered in
+  // `onRequest` (auth, rate limit): Fastify still runs `onSend`, whose payload goes on as is.
   const onSend: FastifyOnSendHookLike = valid.waitForBody
     ? function readPayloadInScope(request, _reply, payload, done) {
-      readInFrame(payload, (request as Opened)[opened].frame);
+      const run = (request as Opened)[opened];
+      if (run !== null) readInFrame(payload, run.frame);
       done(null, payload);
     }
     : function endScopeOnSend(request, _reply, payload, done) {
-      endScopeLoggingErrors((request as Opened)[opened].handle, EndedBecause.handlerReturned);
+      const run = (request as Opened)[opened];
+      if (run !== null) endScopeLoggingErrors(run.handle, EndedBecause.handlerReturned);
       done(null, payload);
     };
   const plugin: FastifyCacheScopePlugin = function cacheScopePlugin(instance, _options, done) {
@@ -137,7 +143,7 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
     // Fastify reads a body from the request's `data` events and goes on from its `end`, in the
     // socket's context: the frame is entered again before validation, the first hook after.
     instance.addHook("preValidation", function enterCacheScope(request, _reply, next) {
-      runInFrame((request as Opened)[opened].frame, next);
+      runInFrame((request as Opened)[opened]!.frame, next);
     });
     instance.addHook("onSend", onSend);
     done();
@@ -150,11 +156,4 @@ export function cacheScope(options?: CacheScopeOptions): FastifyCacheScopePlugin
     [Symbol.for("plugin-meta")]: { name: "@reqcache/core/fastify", fastify: "5.x" },
   });
   return plugin;
-}
-
-/** `app.register(cacheScope)`: Fastify calls the factory with an instance, options and `done`. */
-function calledAsPlugin(count: number): TypeError {
-  return new TypeError(
-    `Cannot ${ACTION}: cacheScope takes one argument (the options), received ${count} arguments; give app.register the plugin cacheScope() returns, not cacheScope itself`,
-  );
 }

@@ -1,3 +1,4 @@
+import { uncalledFactoryError } from "./_uncalled_factory_error.ts";
 import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
 import { getValidCacheScopeOptions } from "./_cache_scope_options.ts";
 import type { CacheScopeOptions } from "./_cache_scope_options.ts";
@@ -75,11 +76,7 @@ const ACTION = "create the Koa cacheScope() middleware";
  * ```
  */
 export function cacheScope(options?: CacheScopeOptions): KoaCacheScopeMiddleware {
-  if (arguments.length > 1) {
-    throw new TypeError(
-      `Cannot ${ACTION}: cacheScope takes one argument (the options), received ${arguments.length} arguments; give app.use the middleware cacheScope() returns, not cacheScope itself`,
-    );
-  }
+  if (arguments.length > 1) throw uncalledFactoryError(ACTION, "app.use", "middleware", arguments);
   const valid = getValidCacheScopeOptions(options, ACTION);
   const after = valid.waitForBody ? readBodyInFrame : endNow;
   return function cacheScopeMiddleware(ctx, next) {

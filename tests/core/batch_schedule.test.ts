@@ -15,6 +15,7 @@ import {
   perRequestBatch,
   runInCacheScope,
 } from "../../mod.ts";
+import { canCollectGarbage, collectGarbage } from "./_heap.ts";
 
 /** Every `dispatch` a schedule was given, to call when the test decides. */
 function heldSchedule() {
@@ -262,3 +263,32 @@ test("with a schedule, the cache, tags, invalidate and the channels act as witho
   assert.deepEqual(sizes, [2]);
   assert.equal(held.length, 1);
 });
+
+test(
+  "a long-lived scope keeps no batch that has left: the scope's end waits on one listener per function, not per batch",
+  {
+    skip: canCollectGarbage ? false : "no way to run the garbage collector here",
+  },
+  async () => {
+    // The load keys are objects that only their batch holds once it has settled (nothing is
+    // kept with `cache: false`): one still alive is a batch the scope still holds.
+    const fn = perRequestBatch((keys: readonly { id: number }[]) => keys.map((key) => key.id), {
+      schedule: (dispatch) => queueMicrotask(dispatch),
+      cache: false,
+    });
+    const keys: WeakRef<object>[] = [];
+    using _scope = openCacheScope({ url: "/long-lived" });
+    for (let id = 0; id < 200; id++) {
+      const key = { id };
+      keys.push(new WeakRef(key));
+      assert.equal(await fn(key), id);
+    }
+    let alive = keys.length;
+    for (let round = 0; round < 5 && alive > 0; round++) {
+      await collectGarbage();
+      alive = keys.filter((key) => key.deref() !== undefined).length;
+    }
+    // The last batches may still be reachable from the stack or a register: not the 200.
+    assert.ok(alive < 10, `${alive} of 200 batches are still held by the open scope`);
+  },
+);

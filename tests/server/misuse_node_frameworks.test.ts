@@ -46,11 +46,6 @@ test("the three cacheScope() check their options by name and type when they are 
   }
 });
 
-/** The message of a factory given to the framework instead of what it returns. */
-function uncalled(name: string, unit: string, count: number, to: string): string {
-  return `Cannot create the ${name} cacheScope() ${unit}: cacheScope takes one argument (the options), received ${count} arguments; give ${to} the ${unit} cacheScope() returns, not cacheScope itself`;
-}
-
 test("Express: app.use(cacheScope) without the call fails the request with the message", async () => {
   const errors: unknown[] = [];
   const app = express();
@@ -71,14 +66,21 @@ test("Express: app.use(cacheScope) without the call fails the request with the m
     server.close();
   }
   assert.equal((errors[0] as Error).name, "TypeError");
-  assert.equal((errors[0] as Error).message, uncalled("Express", "middleware", 3, "app.use"));
+  assert.equal(
+    (errors[0] as Error).message,
+    "Cannot create the Express cacheScope() middleware: cacheScope takes the options, not what app.use gives a middleware, received 3 arguments starting with an object; give app.use the middleware cacheScope() returns, not cacheScope itself",
+  );
 });
 
 test("Fastify: app.register(cacheScope) without the call fails the registration with the message", async () => {
   const app = Fastify();
   await assert.rejects(
     async () => await app.register(fastifyScope as unknown as ReturnType<typeof fastifyScope>),
-    { name: "TypeError", message: uncalled("Fastify", "plugin", 3, "app.register") },
+    {
+      name: "TypeError",
+      message:
+        "Cannot create the Fastify cacheScope() plugin: cacheScope takes the options, not what app.register gives a plugin, received 3 arguments starting with an object; give app.register the plugin cacheScope() returns, not cacheScope itself",
+    },
   );
   await app.close().catch(() => {});
 });
@@ -99,7 +101,10 @@ test("Koa: app.use(cacheScope) without the call fails the request with the messa
     server.close();
   }
   assert.equal((errors[0] as Error).name, "TypeError");
-  assert.equal((errors[0] as Error).message, uncalled("Koa", "middleware", 2, "app.use"));
+  assert.equal(
+    (errors[0] as Error).message,
+    "Cannot create the Koa cacheScope() middleware: cacheScope takes the options, not what app.use gives a middleware, received 2 arguments starting with an object; give app.use the middleware cacheScope() returns, not cacheScope itself",
+  );
 });
 
 for (const framework of frameworks) {

@@ -127,6 +127,25 @@ test("Fastify: the plugin applies to every route of its instance, declared befor
   }
 });
 
+for (const waitForBody of [true, false]) {
+  test(`Fastify (waitForBody: ${waitForBody}): an onRequest hook registered before the plugin answers 401 with its body`, async () => {
+    const app = Fastify();
+    app.addHook("onRequest", async (_request, reply) => {
+      await reply.code(401).send({ error: "unauthorized" });
+    });
+    await app.register(fastifyScope({ waitForBody }));
+    app.get("/", async () => ({ scoped: currentScope() !== undefined }));
+    const url = await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const response = await fetch(url);
+      assert.equal(response.status, 401);
+      assert.deepEqual(await response.json(), { error: "unauthorized" });
+    } finally {
+      await app.close();
+    }
+  });
+}
+
 test("Koa: every later middleware runs in the one scope, before and after its next()", async () => {
   const trail: Trail = [];
   const app = new Koa();
