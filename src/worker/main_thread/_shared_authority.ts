@@ -61,6 +61,12 @@ export interface Peer {
   post(message: SharedToWorker): void;
 }
 
+/** A worker blocked on a computation, and the `wait` its lookup named for a later `settled`. */
+interface Blocked {
+  readonly peer: Peer;
+  readonly wait: number;
+}
+
 let computations = 0;
 
 /** A computation a worker owns: the value of its entry while the entry is COMPUTING. */
@@ -71,8 +77,8 @@ export class Remote {
   readonly table: EntryTable;
   readonly key: unknown;
   readonly entry: Entry;
-  /** Workers blocked until the owner reports. */
-  readonly blocked: Peer[] = [];
+  /** Workers blocked until the owner reports, each with the `wait` of its lookup. */
+  readonly blocked: Blocked[] = [];
   /** Settles the entry's promise, once the owner said it returned one. */
   settle: { resolve(value: unknown): void; reject(error: unknown): void } | undefined;
 
@@ -161,7 +167,7 @@ function lookup(
       if (owner === peer || ++hops > 1_000) return peer.answer(UNSHARED, name);
     }
     peer.waitingFor = remote;
-    remote.blocked.push(peer);
+    remote.blocked.push({ peer, wait });
     return;
   }
   if (entry.value instanceof Promise) {
@@ -201,9 +207,21 @@ function reportPending(peer: Peer, id: number): void {
   promise.catch(() => {}); // rejected for whoever waits; unhandled by none
   entry.value = promise;
   if (table.get(key) === entry) entry.state = PENDING;
-  for (const waiter of remote.blocked.splice(0)) {
-    waiter.waitingFor = undefined;
-    waiter.answer({ kind: "wait", join: true }, remote.name);
+  answerBlocked(remote, WAIT, promise);
+}
+
+const WAIT: LookupAnswer = Object.freeze({ kind: "wait", join: true });
+
+/**
+ * Unblocks every worker blocked on `remote` with `answer`. A worker told to wait is owed a
+ * `settled` message under its lookup's `wait` when `promise` settles: it has no other way to
+ * learn the outcome.
+ */
+function answerBlocked(remote: Remote, answer: LookupAnswer, promise?: Promise<unknown>): void {
+  for (const { peer, wait } of remote.blocked.splice(0)) {
+    peer.waitingFor = undefined;
+    peer.answer(answer, remote.name);
+    if (promise !== undefined) tellWhenSettled(peer, promise, wait, remote.name);
   }
 }
 
@@ -230,10 +248,7 @@ function reportSettled(peer: Peer, id: number, outcome: Outcome): void {
   const answer: LookupAnswer = outcome.ok
     ? { kind: "value", value: outcome.value, join: true }
     : { kind: "error", error: outcome.error };
-  for (const waiter of remote.blocked.splice(0)) {
-    waiter.waitingFor = undefined;
-    waiter.answer(answer, name);
-  }
+  answerBlocked(remote, answer);
 }
 
 /**
@@ -270,7 +285,7 @@ function addCounts(scope: ScopeState, rows: readonly (string | number)[]): void 
 export function releasePeer(peer: Peer, error: Error): void {
   const waited = peer.waitingFor;
   if (waited !== undefined) {
-    waited.blocked.splice(waited.blocked.indexOf(peer), 1);
+    waited.blocked.splice(waited.blocked.findIndex((blocked) => blocked.peer === peer), 1);
     peer.waitingFor = undefined;
   }
   const owned = [...peer.owned.values()];
@@ -278,10 +293,7 @@ export function releasePeer(peer: Peer, error: Error): void {
   for (const remote of owned) {
     remote.owner = undefined;
     if (remote.table.get(remote.key) === remote.entry) remote.table.delete(remote.key);
-    for (const waiter of remote.blocked.splice(0)) {
-      waiter.waitingFor = undefined;
-      waiter.answer(UNSHARED, remote.name);
-    }
+    answerBlocked(remote, UNSHARED);
     remote.settle?.reject(error);
   }
 }
