@@ -5,44 +5,52 @@
  * A name gets its index from the first of: the shared function made with it on this thread, or
  * a message from another thread that names it (the main thread keeps the entries of a function
  * that only workers define, under that name, in the scope's tables like any other). Two
- * different functions may not share a name on one thread; the same code made again under its
- * name (a module evaluated twice) is the same function, and shares its index.
+ * different functions may not share a name on one thread (see `claimIndex`).
  */
 import { nextFunctionIndex } from "../core/_function_index.ts";
 import type { ScopeState } from "../core/_scope_state.ts";
+import { describe } from "../_errors.ts";
 import type { SharedDrop } from "./_protocol.ts";
 import { localKey } from "./_value_key.ts";
 
 interface Named {
   readonly index: number;
-  /** The source of the function made with this name, once one was. */
-  code: string | undefined;
+  /** The function made with this name, once one was. */
+  fn: unknown;
 }
 
 const byName = new Map<string, Named>();
 /** The indexes of `byName`, in one array read by every report. */
 const indexes: number[] = [];
 
-function register(name: string, code: string | undefined): number {
+function register(name: string, fn: unknown): number {
   const index = nextFunctionIndex();
-  byName.set(name, { index, code });
+  byName.set(name, { index, fn });
   indexes.push(index);
   return index;
 }
 
-/** The index of the shared function `fn` made as `name`, or a TypeError if the name is taken. */
+/**
+ * The index of the shared function `fn` made as `name`, or a TypeError if the name is taken.
+ *
+ * A name is matched by the function's identity only: the same function made again under its
+ * name shares its index, and any other function is refused. Matching by source would take two
+ * closures of one factory, or two bound functions (whose source is `[native code]`), for one
+ * function, and answer one's calls with the other's results. A module evaluated twice on one
+ * thread makes new functions and is refused too; no runtime we test on does that (Bun's test
+ * runner, one process for every file, evaluates a module once).
+ */
 export function claimIndex(name: string, fn: (...args: never[]) => unknown): number {
-  const code = String(fn);
   const named = byName.get(name);
-  if (named === undefined) return register(name, code);
-  if (named.code !== undefined && named.code !== code) {
+  if (named === undefined) return register(name, fn);
+  if (named.fn !== undefined && named.fn !== fn) {
     throw new TypeError(
-      `Cannot create a shared per-request cache: the name ${
-        JSON.stringify(name)
-      } is taken by another function on this thread; give each shared function its own name (it matches the function across threads)`,
+      `Cannot create a shared per-request cache: name is taken by another function on this thread; give each shared function its own name (it matches the function across threads), received ${
+        describe(name)
+      }`,
     );
   }
-  named.code = code;
+  named.fn = fn;
   return named.index;
 }
 

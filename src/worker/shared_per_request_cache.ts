@@ -21,7 +21,8 @@ export interface SharedCacheOptions<Args extends unknown[] = unknown[]>
   extends PerRequestCacheOptions<Args> {
   /**
    * What matches this function across threads: the main thread and every worker must create it
-   * with the same name, and no two different functions may share one. Required, because a
+   * with the same name, and no two different functions may share one on a thread (two closures
+   * with one source, or two bound functions, are different functions). Required, because a
    * function's own name does not survive minifying and is not unique. It is also the name
    * shown in `scope.stats.functions` and in error messages.
    */
