@@ -126,7 +126,9 @@ function checkName(options: unknown): PerRequestCacheOptions {
   const { name } = checkOptionNames(options, optionNames, action);
   if (name === undefined) {
     throw new TypeError(
-      `Cannot ${action}: the name option is required (it matches the function across threads)`,
+      `Cannot ${action}: the name option is required (it matches the function across threads), received ${
+        describe(name)
+      }`,
     );
   }
   if (typeof name !== "string" || name === "") {

@@ -236,7 +236,7 @@ test("the shared perRequestCache needs a function and a name", () => {
   assert.throws(() => perRequestCache((n: number) => n, {} as never), {
     name: "TypeError",
     message:
-      "Cannot create a shared per-request cache: the name option is required (it matches the function across threads)",
+      "Cannot create a shared per-request cache: the name option is required (it matches the function across threads), received undefined",
   });
   assert.throws(() => perRequestCache((n: number) => n, { name: "" }), {
     name: "TypeError",
