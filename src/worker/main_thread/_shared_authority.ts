@@ -37,7 +37,7 @@ import {
   READY,
 } from "../../core/_entry_table.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
-import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
+import { postShared, reviveError, serializeError } from "../_error_transfer.ts";
 import { localKey } from "../_value_key.ts";
 import { applyDrop, indexOf } from "../_shared_functions.ts";
 import type {
@@ -179,19 +179,19 @@ function lookup(
 
 /** Tells `peer` how `promise` settled, as the `settled` message its `wait` names. */
 function tellWhenSettled(peer: Peer, promise: Promise<unknown>, wait: number, name: string): void {
-  const tell = (outcome: Outcome) => {
-    try {
-      peer.post({ type: "shared", op: "settled", wait, outcome });
-    } catch (cause) {
-      const error = serializeError(sharedResultNotCloneableError(name, cause));
-      peer.post({
-        type: "shared",
-        op: "settled",
-        wait,
-        outcome: { ok: false, error, kept: false },
-      });
-    }
-  };
+  const settled = (outcome: Outcome): SharedToWorker => ({
+    type: "shared",
+    op: "settled",
+    wait,
+    outcome,
+  });
+  const tell = (outcome: Outcome) =>
+    postShared(
+      peer.post.bind(peer),
+      settled(outcome),
+      name,
+      (error) => settled({ ok: false, error, kept: false }),
+    );
   promise.then(
     (value) => tell({ ok: true, value }),
     (error) => tell({ ok: false, error: serializeError(error), kept: false }),
