@@ -8,6 +8,7 @@
  * different functions may not share a name on one thread (see `claimIndex`).
  */
 import { nextFunctionIndex } from "../core/_function_index.ts";
+import type { Entry, EntryTable } from "../core/_entry_table.ts";
 import type { ScopeState } from "../core/_scope_state.ts";
 import { describe } from "../_errors.ts";
 import type { SharedDrop } from "./_protocol.ts";
@@ -17,15 +18,17 @@ interface Named {
   readonly index: number;
   /** The function made with this name, once one was. */
   fn: unknown;
+  /** That function's `maxEntries` (until one was made: unbounded). */
+  maxEntries: number;
 }
 
 const byName = new Map<string, Named>();
 /** The indexes of `byName`, in one array read by every report. */
 const indexes: number[] = [];
 
-function register(name: string, fn: unknown): number {
+function register(name: string, fn: unknown, maxEntries: number): number {
   const index = nextFunctionIndex();
-  byName.set(name, { index, fn });
+  byName.set(name, { index, fn, maxEntries });
   indexes.push(index);
   return index;
 }
@@ -40,9 +43,13 @@ function register(name: string, fn: unknown): number {
  * thread makes new functions and is refused too; no runtime we test on does that (Bun's test
  * runner, one process for every file, evaluates a module once).
  */
-export function claimIndex(name: string, fn: (...args: never[]) => unknown): number {
+export function claimIndex(
+  name: string,
+  fn: (...args: never[]) => unknown,
+  maxEntries: number,
+): number {
   const named = byName.get(name);
-  if (named === undefined) return register(name, fn);
+  if (named === undefined) return register(name, fn, maxEntries);
   if (named.fn !== undefined && named.fn !== fn) {
     throw new TypeError(
       `Cannot create a shared per-request cache: name is taken by another function on this thread; give each shared function its own name (it matches the function across threads), received ${
@@ -51,12 +58,35 @@ export function claimIndex(name: string, fn: (...args: never[]) => unknown): num
     );
   }
   named.fn = fn;
+  named.maxEntries = maxEntries;
   return named.index;
 }
 
 /** The index of the shared function called `name`, made on first need (a message names it). */
 export function indexOf(name: string): number {
-  return byName.get(name)?.index ?? register(name, undefined);
+  return byName.get(name)?.index ?? register(name, undefined, Infinity);
+}
+
+/**
+ * Stores an entry of a shared function's `table` on another thread's behalf, as the function
+ * made here stores its own: tagged, and within its `maxEntries`, the least recently used out
+ * (the new entry is the most recent). A function not made here keeps every entry. A promise
+ * needs no watch: its owner reports how it settled.
+ */
+export function storeShared(
+  table: EntryTable,
+  key: unknown,
+  entry: Entry,
+  tags: readonly string[] | undefined,
+): void {
+  table.set(key, entry);
+  if (tags !== undefined) table.tag(key, tags);
+  table.evictBeyond(byName.get(table.name)?.maxEntries ?? Infinity);
+}
+
+/** An entry of a shared function's `table` was used for another thread: now the most recent. */
+export function touchShared(table: EntryTable, key: unknown, entry: Entry): void {
+  if ((byName.get(table.name)?.maxEntries ?? Infinity) !== Infinity) table.touch(key, entry);
 }
 
 /** The indexes of every shared function this thread knows: the tables whose entries cross threads. */

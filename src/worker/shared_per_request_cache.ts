@@ -111,7 +111,7 @@ export function perRequestCache<F extends (...args: never[]) => unknown>(
   }
   const call = fn as unknown as (...args: unknown[]) => unknown;
   const valid = getValidOptions(checkName(options), call, action);
-  const index = claimIndex(valid.name, fn);
+  const index = claimIndex(valid.name, fn, valid.maxEntries);
   onTagsDropped(tagsDropped);
   return cacheFunction(
     call,

@@ -39,7 +39,7 @@ import {
 import type { ScopeState } from "../../core/_scope_state.ts";
 import { postShared, reviveError, serializeError } from "../_error_transfer.ts";
 import { localKey } from "../_value_key.ts";
-import { applyDrop, indexOf } from "../_shared_functions.ts";
+import { applyDrop, indexOf, storeShared, touchShared } from "../_shared_functions.ts";
 import type {
   LookupAnswer,
   Outcome,
@@ -129,9 +129,7 @@ export function receiveShared(
       const key = localKey(table, message.key, true);
       const existing = table.get(key);
       if (existing !== undefined && existing.state !== FAILED) return;
-      table.set(key, { value: message.value, state: READY });
-      if (message.tags !== undefined) table.tag(key, message.tags);
-      return;
+      return storeShared(table, key, { value: message.value, state: READY }, message.tags);
     }
     case "counts":
       return addCounts(scope, message.rows);
@@ -154,8 +152,7 @@ function lookup(
   if (entry === undefined || entry.state === FAILED) {
     if (entry !== undefined) table.delete(key);
     const remote = new Remote(peer, name, table, key);
-    table.set(key, remote.entry);
-    if (tags !== undefined) table.tag(key, tags);
+    storeShared(table, key, remote.entry, tags);
     return peer.answer({ kind: "compute", id: remote.id }, name);
   }
   if (entry.state === COMPUTING) {
@@ -174,6 +171,7 @@ function lookup(
     peer.answer({ kind: "wait", join: entry.state === PENDING }, name);
     return tellWhenSettled(peer, entry.value, wait, name);
   }
+  touchShared(table, key, entry);
   peer.answer({ kind: "value", value: entry.value, join: false }, name);
 }
 
