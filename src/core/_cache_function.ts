@@ -125,15 +125,20 @@ export function cacheFunction(
     parts: unknown[] | undefined,
   ): unknown {
     if (scope.ended) return uncached.apply(receiver, args as []);
-    const tags = tagsOfCall(tagsOf, args, name); // first: bad tags leave nothing stored
+    // A cycle is told before any user code runs for the call again (its `tags`, a strategy's
+    // key): `key` is what the hit path found, so a COMPUTING entry of this thread is under it.
+    const computing = scope.tables[index]?.get(key);
+    if (computing?.state === COMPUTING && computing.value === undefined) throw cycleError(name);
+    const tags = tagsOfCall(tagsOf, args, name); // before the table: bad tags leave nothing stored
     const table = scope.table(index, name);
     if (parts !== undefined) key = internKey(table, receiver, parts);
     else if (strategy !== undefined) key = strategy.key(table, args, true);
     const existing = table.get(key);
     if (existing !== undefined) {
-      // COMPUTING: with no value, this thread is computing it, and the call is a cycle; with
-      // one (the record of another thread's computation), this thread must not wait for it
-      // (the main thread never blocks), and computes it too, keeping the result to itself.
+      // COMPUTING: with no value, this thread is computing it, and the call is a cycle (one
+      // that `tags` or a key option started, since the check above); with one (the record of
+      // another thread's computation), this thread must not wait for it (the main thread never
+      // blocks), and computes it too, keeping the result to itself.
       if (existing.state === COMPUTING) {
         if (existing.value === undefined) throw cycleError(name);
         return compute(scope, table, key, tags, receiver, args, false, undefined);

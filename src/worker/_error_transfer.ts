@@ -70,3 +70,24 @@ export function reviveError(data: SerializedError, where: string): Error {
 export function sharedResultNotCloneableError(name: string, cause: unknown): TypeError {
   return notCloneableError(`share the result of ${name} across threads`, "it is", cause);
 }
+
+/**
+ * Posts `message`, or, if it does not clone (a shared result that cannot be copied), the message
+ * `instead` makes from that error, so the receiver still learns how the call ended. Returns the
+ * error when it was posted instead.
+ */
+export function postShared<M>(
+  post: (message: M) => void,
+  message: M,
+  name: string,
+  instead: (error: SerializedError) => M,
+): TypeError | undefined {
+  try {
+    post(message);
+    return undefined;
+  } catch (cause) {
+    const error = sharedResultNotCloneableError(name, cause);
+    post(instead(serializeError(error)));
+    return error;
+  }
+}

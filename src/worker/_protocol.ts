@@ -92,7 +92,6 @@ export type ToWorker =
   | SharedToWorker
   | { readonly type: "stats"; readonly id: number };
 
-/**
 /** Worker → main thread, on the worker's channel: a task's result, or one of these. */
 export type FromWorker =
   | DoneMessage

@@ -21,7 +21,8 @@ export interface SharedCacheOptions<Args extends unknown[] = unknown[]>
   extends PerRequestCacheOptions<Args> {
   /**
    * What matches this function across threads: the main thread and every worker must create it
-   * with the same name, and no two different functions may share one. Required, because a
+   * with the same name, and no two different functions may share one on a thread (two closures
+   * with one source, or two bound functions, are different functions). Required, because a
    * function's own name does not survive minifying and is not unique. It is also the name
    * shown in `scope.stats.functions` and in error messages.
    */
@@ -110,7 +111,7 @@ export function perRequestCache<F extends (...args: never[]) => unknown>(
   }
   const call = fn as unknown as (...args: unknown[]) => unknown;
   const valid = getValidOptions(checkName(options), call, action);
-  const index = claimIndex(valid.name, fn);
+  const index = claimIndex(valid.name, fn, valid.maxEntries);
   onTagsDropped(tagsDropped);
   return cacheFunction(
     call,
@@ -125,7 +126,9 @@ function checkName(options: unknown): PerRequestCacheOptions {
   const { name } = checkOptionNames(options, optionNames, action);
   if (name === undefined) {
     throw new TypeError(
-      `Cannot ${action}: the name option is required (it matches the function across threads)`,
+      `Cannot ${action}: the name option is required (it matches the function across threads), received ${
+        describe(name)
+      }`,
     );
   }
   if (typeof name !== "string" || name === "") {

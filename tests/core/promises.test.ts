@@ -96,6 +96,39 @@ test("a sync function that calls itself with the same arguments gets a RangeErro
   });
 });
 
+test("a cycle is told before the call's tags option runs again", () => {
+  let tagged = 0;
+  const loop: (n: number) => number = perRequestCache((n: number): number => loop(n) + 1, {
+    name: "loop",
+    tags: (n) => {
+      tagged++;
+      return [`n:${n}`];
+    },
+  });
+  runInCacheScope({}, () => {
+    assert.throws(() => loop(1), { name: "RangeError" });
+  });
+  assert.equal(tagged, 1);
+});
+
+test("a cycle of a function with two arguments is told before its tags option runs again", () => {
+  let tagged = 0;
+  const loop: (a: number, b: number) => number = perRequestCache(
+    (a: number, b: number): number => loop(a, b) + 1,
+    {
+      name: "loop2",
+      tags: (a) => {
+        tagged++;
+        return [`a:${a}`];
+      },
+    },
+  );
+  runInCacheScope({}, () => {
+    assert.throws(() => loop(1, 2), { name: "RangeError" });
+  });
+  assert.equal(tagged, 1);
+});
+
 test("recursion with other arguments is cached as usual", () => {
   let runs = 0;
   const fib: (n: number) => number = perRequestCache((n: number): number => {

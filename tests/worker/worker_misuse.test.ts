@@ -189,15 +189,30 @@ test("serveTasks refuses bad tasks, and the main thread", () => {
 });
 
 test("a shared function's name is taken by the first function made with it on a thread", () => {
-  const first = perRequestCache((n: number) => n + 1, { name: "misuse:taken" });
+  const message =
+    'Cannot create a shared per-request cache: name is taken by another function on this thread; give each shared function its own name (it matches the function across threads), received the string "misuse:taken"';
+  const add = (n: number) => n + 1;
+  const first = perRequestCache(add, { name: "misuse:taken" });
   assert.throws(() => perRequestCache((n: number) => n + 2, { name: "misuse:taken" }), {
     name: "TypeError",
-    message:
-      'Cannot create a shared per-request cache: the name "misuse:taken" is taken by another function on this thread; give each shared function its own name (it matches the function across threads)',
+    message,
   });
-  // The same code again under its name (a module evaluated twice) is the same function.
-  const again = perRequestCache((n: number) => n + 1, { name: "misuse:taken" });
-  runInCacheScope({ id: "r" }, () => assert.equal(first(1), again(1)));
+  // The same source is not the same function: two closures of one factory, two bound functions.
+  assert.throws(() => perRequestCache((n: number) => n + 1, { name: "misuse:taken" }), {
+    name: "TypeError",
+    message,
+  });
+  assert.throws(() => perRequestCache(add.bind(undefined), { name: "misuse:taken" }), {
+    name: "TypeError",
+    message,
+  });
+  // The same function again under its name is the same shared function.
+  const again = perRequestCache(add, { name: "misuse:taken" });
+  runInCacheScope({ id: "r" }, () => {
+    assert.equal(first(1), 2);
+    assert.equal(again(1), 2);
+    assert.equal(again.invalidate(1), true); // first(1)'s entry
+  });
 });
 
 test("spawnWorker needs a current scope", () => {
@@ -221,7 +236,7 @@ test("the shared perRequestCache needs a function and a name", () => {
   assert.throws(() => perRequestCache((n: number) => n, {} as never), {
     name: "TypeError",
     message:
-      "Cannot create a shared per-request cache: the name option is required (it matches the function across threads)",
+      "Cannot create a shared per-request cache: the name option is required (it matches the function across threads), received undefined",
   });
   assert.throws(() => perRequestCache((n: number) => n, { name: "" }), {
     name: "TypeError",

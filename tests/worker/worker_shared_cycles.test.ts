@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runInCacheScope } from "../../mod.ts";
+import { perRequestCache } from "../../worker.ts";
 import { onBothWorkers, sharedPool } from "./fixtures/shared_pool.ts";
 
 const pool = sharedPool();
@@ -40,6 +41,27 @@ test("a cycle across two workers ends with the cycle's RangeError on both, not a
       );
     }
   });
+});
+
+test("a shared function's cycle is told before its tags option runs again", () => {
+  let tagged = 0;
+  const loop: (query: { n: number }) => number = perRequestCache(
+    (query: { n: number }): number => loop({ n: query.n }) + 1,
+    {
+      name: "contract:loopTagged",
+      tags: (query) => {
+        tagged++;
+        return [`n:${query.n}`];
+      },
+    },
+  );
+  runInCacheScope({ url: "/loop" }, () => {
+    assert.throws(() => loop({ n: 1 }), {
+      name: "RangeError",
+      message: /^Cannot call contract:loopTagged: it called itself with the same arguments/,
+    });
+  });
+  assert.equal(tagged, 1);
 });
 
 test("the pool is disposed", async () => {

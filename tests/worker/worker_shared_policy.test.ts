@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import diagnostics from "node:diagnostics_channel";
 import { runInCacheScope } from "../../mod.ts";
-import { rejecting, where } from "./fixtures/shared_functions.ts";
+import { bounded, rejecting, where } from "./fixtures/shared_functions.ts";
 import { onBothWorkers, sharedPool } from "./fixtures/shared_pool.ts";
 
 const pool = sharedPool();
@@ -65,6 +65,18 @@ test("reqcache:call is published on the thread that made the call, not on the th
     } finally {
       diagnostics.unsubscribe("reqcache:call", listener);
     }
+  });
+});
+
+test("maxEntries bounds the main thread's table for entries computed in a worker, least recently used out", async () => {
+  await runInCacheScope({ url: "/bounded" }, async (scope) => {
+    const [one, two] = await pool.run("bounded", [[1, 2]]);
+    assert.notEqual(one.thread, "main");
+    const entries = () => scope.stats.functions.find((row) => row.name === "contract:bounded");
+    assert.equal(entries()?.entries, 1);
+    assert.deepEqual(bounded(2), two, "the newest entry stays");
+    assert.notEqual(bounded(1).computation, one.computation, "the oldest was evicted");
+    assert.equal(entries()?.entries, 1);
   });
 });
 

@@ -12,12 +12,19 @@
 import type { EntryTable } from "../../core/_entry_table.ts";
 import type { Miss, Share } from "../../core/_miss_strategy.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
-import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
+import {
+  postShared,
+  reviveError,
+  serializeError,
+  sharedResultNotCloneableError,
+} from "../_error_transfer.ts";
 import { loadWorkerThreads } from "../_worker_threads_module.ts";
 import { applyDrop, sharedIndexes } from "../_shared_functions.ts";
+import type { SerializedError } from "../_error_transfer.ts";
 import type { ParentChannel } from "./_parent_channel.ts";
 import type {
   LookupAnswer,
+  Outcome,
   SharedDrop,
   SharedToMain,
   SharedToWorker,
@@ -37,6 +44,11 @@ export function workerLink(): WorkerLink | undefined {
 /** Connects this worker to its pool, from the pool's first message. */
 export function connect(channel: ParentChannel, flag: SharedArrayBuffer, port: MessagePort): void {
   link = new WorkerLink(channel, new Int32Array(flag), port);
+}
+
+/** The outcome of a computation that failed, not kept as the entry. */
+function notSettled(error: SerializedError): Outcome {
+  return { ok: false, error, kept: false };
 }
 
 interface Waiter {
@@ -97,42 +109,35 @@ export class WorkerLink {
 
   /** Reports computation `id` to the main thread as it ends. */
   #share(scope: string, id: number, name: string, miss: Miss): Share {
+    const report = (outcome: Outcome): SharedToMain => ({
+      type: "shared",
+      op: "settle",
+      scope,
+      id,
+      outcome,
+    });
+    const settle = (outcome: Outcome) =>
+      postShared(this.#postBound, report(outcome), name, (error) => report(notSettled(error)));
+    let notCloned: TypeError | undefined;
     return {
       returned: (value) => {
-        if (!(value instanceof Promise)) return this.#settled(scope, id, name, value, true);
+        if (!(value instanceof Promise)) {
+          // A synchronous result that does not clone fails the call here too, as it would
+          // elsewhere; the main thread has its error already (`threw` says nothing more).
+          notCloned = settle({ ok: true, value });
+          if (notCloned !== undefined) throw notCloned;
+          return;
+        }
         this.#post({ type: "shared", op: "pending", scope, id });
         value.then(
-          (settled) => this.#settled(scope, id, name, settled, false),
-          (error) => {
-            const outcome = {
-              ok: false as const,
-              error: serializeError(error),
-              kept: miss.keeps(error),
-            };
-            this.#post({ type: "shared", op: "settle", scope, id, outcome });
-          },
+          (settled) => settle({ ok: true, value: settled }),
+          (error) => settle({ ok: false, error: serializeError(error), kept: miss.keeps(error) }),
         );
       },
       threw: (error) => {
-        const outcome = { ok: false, error: serializeError(error), kept: false } as const;
-        this.#post({ type: "shared", op: "settle", scope, id, outcome });
+        if (error !== notCloned) settle(notSettled(serializeError(error)));
       },
     };
-  }
-
-  /**
-   * Reports a value; one that cannot be cloned is an error for every thread, and thrown here
-   * too if `throws` (a synchronous result: the call then fails, as it would elsewhere).
-   */
-  #settled(scope: string, id: number, name: string, value: unknown, throws: boolean): void {
-    try {
-      this.#post({ type: "shared", op: "settle", scope, id, outcome: { ok: true, value } });
-    } catch (cause) {
-      const error = sharedResultNotCloneableError(name, cause);
-      if (throws) throw error; // reported by `threw`
-      const outcome = { ok: false, error: serializeError(error), kept: false } as const;
-      this.#post({ type: "shared", op: "settle", scope, id, outcome });
-    }
   }
 
   /** This worker dropped entries of `scope`: the main thread and the other workers drop them. */
@@ -215,6 +220,8 @@ export class WorkerLink {
   #post(message: SharedToMain): void {
     this.#channel.post(message);
   }
+
+  #postBound = (message: SharedToMain): void => this.#post(message);
 
   /** Asks the main thread about an entry and blocks until it answers (file comment). */
   #lookup(message: SharedToMain): LookupAnswer {

@@ -4,7 +4,7 @@
  * {@linkcode Peer} it owns and waits for shared entries.
  */
 import type { WorkerStats } from "../worker_pool_api.ts";
-import { serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
+import { postShared } from "../_error_transfer.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
 import type { Peer, Remote } from "./_shared_authority.ts";
 import type { FromWorker, LookupAnswer, ToWorker } from "../_protocol.ts";
@@ -161,12 +161,8 @@ export class PoolWorker implements Peer {
 
   answer(answer: LookupAnswer, name: string): void {
     if (this.dead) return;
-    try {
-      this.#port.postMessage(answer);
-    } catch (cause) {
-      const error = sharedResultNotCloneableError(name, cause);
-      this.#port.postMessage({ kind: "error", error: serializeError(error) });
-    }
+    const port = this.#port;
+    postShared(port.postMessage.bind(port), answer, name, (error) => ({ kind: "error", error }));
     Atomics.add(this.#flag, 0, 1);
     Atomics.notify(this.#flag, 0);
   }

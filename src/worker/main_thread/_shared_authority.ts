@@ -37,9 +37,9 @@ import {
   READY,
 } from "../../core/_entry_table.ts";
 import type { ScopeState } from "../../core/_scope_state.ts";
-import { reviveError, serializeError, sharedResultNotCloneableError } from "../_error_transfer.ts";
+import { postShared, reviveError, serializeError } from "../_error_transfer.ts";
 import { localKey } from "../_value_key.ts";
-import { applyDrop, indexOf } from "../_shared_functions.ts";
+import { applyDrop, indexOf, storeShared, touchShared } from "../_shared_functions.ts";
 import type {
   LookupAnswer,
   Outcome,
@@ -61,6 +61,12 @@ export interface Peer {
   post(message: SharedToWorker): void;
 }
 
+/** A worker blocked on a computation, and the `wait` its lookup named for a later `settled`. */
+interface Blocked {
+  readonly peer: Peer;
+  readonly wait: number;
+}
+
 let computations = 0;
 
 /** A computation a worker owns: the value of its entry while the entry is COMPUTING. */
@@ -71,8 +77,8 @@ export class Remote {
   readonly table: EntryTable;
   readonly key: unknown;
   readonly entry: Entry;
-  /** Workers blocked until the owner reports. */
-  readonly blocked: Peer[] = [];
+  /** Workers blocked until the owner reports, each with the `wait` of its lookup. */
+  readonly blocked: Blocked[] = [];
   /** Settles the entry's promise, once the owner said it returned one. */
   settle: { resolve(value: unknown): void; reject(error: unknown): void } | undefined;
 
@@ -123,9 +129,7 @@ export function receiveShared(
       const key = localKey(table, message.key, true);
       const existing = table.get(key);
       if (existing !== undefined && existing.state !== FAILED) return;
-      table.set(key, { value: message.value, state: READY });
-      if (message.tags !== undefined) table.tag(key, message.tags);
-      return;
+      return storeShared(table, key, { value: message.value, state: READY }, message.tags);
     }
     case "counts":
       return addCounts(scope, message.rows);
@@ -148,8 +152,7 @@ function lookup(
   if (entry === undefined || entry.state === FAILED) {
     if (entry !== undefined) table.delete(key);
     const remote = new Remote(peer, name, table, key);
-    table.set(key, remote.entry);
-    if (tags !== undefined) table.tag(key, tags);
+    storeShared(table, key, remote.entry, tags);
     return peer.answer({ kind: "compute", id: remote.id }, name);
   }
   if (entry.state === COMPUTING) {
@@ -161,31 +164,32 @@ function lookup(
       if (owner === peer || ++hops > 1_000) return peer.answer(UNSHARED, name);
     }
     peer.waitingFor = remote;
-    remote.blocked.push(peer);
+    remote.blocked.push({ peer, wait });
     return;
   }
   if (entry.value instanceof Promise) {
     peer.answer({ kind: "wait", join: entry.state === PENDING }, name);
     return tellWhenSettled(peer, entry.value, wait, name);
   }
+  touchShared(table, key, entry);
   peer.answer({ kind: "value", value: entry.value, join: false }, name);
 }
 
 /** Tells `peer` how `promise` settled, as the `settled` message its `wait` names. */
 function tellWhenSettled(peer: Peer, promise: Promise<unknown>, wait: number, name: string): void {
-  const tell = (outcome: Outcome) => {
-    try {
-      peer.post({ type: "shared", op: "settled", wait, outcome });
-    } catch (cause) {
-      const error = serializeError(sharedResultNotCloneableError(name, cause));
-      peer.post({
-        type: "shared",
-        op: "settled",
-        wait,
-        outcome: { ok: false, error, kept: false },
-      });
-    }
-  };
+  const settled = (outcome: Outcome): SharedToWorker => ({
+    type: "shared",
+    op: "settled",
+    wait,
+    outcome,
+  });
+  const tell = (outcome: Outcome) =>
+    postShared(
+      peer.post.bind(peer),
+      settled(outcome),
+      name,
+      (error) => settled({ ok: false, error, kept: false }),
+    );
   promise.then(
     (value) => tell({ ok: true, value }),
     (error) => tell({ ok: false, error: serializeError(error), kept: false }),
@@ -201,9 +205,21 @@ function reportPending(peer: Peer, id: number): void {
   promise.catch(() => {}); // rejected for whoever waits; unhandled by none
   entry.value = promise;
   if (table.get(key) === entry) entry.state = PENDING;
-  for (const waiter of remote.blocked.splice(0)) {
-    waiter.waitingFor = undefined;
-    waiter.answer({ kind: "wait", join: true }, remote.name);
+  answerBlocked(remote, WAIT, promise);
+}
+
+const WAIT: LookupAnswer = Object.freeze({ kind: "wait", join: true });
+
+/**
+ * Unblocks every worker blocked on `remote` with `answer`. A worker told to wait is owed a
+ * `settled` message under its lookup's `wait` when `promise` settles: it has no other way to
+ * learn the outcome.
+ */
+function answerBlocked(remote: Remote, answer: LookupAnswer, promise?: Promise<unknown>): void {
+  for (const { peer, wait } of remote.blocked.splice(0)) {
+    peer.waitingFor = undefined;
+    peer.answer(answer, remote.name);
+    if (promise !== undefined) tellWhenSettled(peer, promise, wait, remote.name);
   }
 }
 
@@ -230,10 +246,7 @@ function reportSettled(peer: Peer, id: number, outcome: Outcome): void {
   const answer: LookupAnswer = outcome.ok
     ? { kind: "value", value: outcome.value, join: true }
     : { kind: "error", error: outcome.error };
-  for (const waiter of remote.blocked.splice(0)) {
-    waiter.waitingFor = undefined;
-    waiter.answer(answer, name);
-  }
+  answerBlocked(remote, answer);
 }
 
 /**
@@ -270,7 +283,7 @@ function addCounts(scope: ScopeState, rows: readonly (string | number)[]): void 
 export function releasePeer(peer: Peer, error: Error): void {
   const waited = peer.waitingFor;
   if (waited !== undefined) {
-    waited.blocked.splice(waited.blocked.indexOf(peer), 1);
+    waited.blocked.splice(waited.blocked.findIndex((blocked) => blocked.peer === peer), 1);
     peer.waitingFor = undefined;
   }
   const owned = [...peer.owned.values()];
@@ -278,10 +291,7 @@ export function releasePeer(peer: Peer, error: Error): void {
   for (const remote of owned) {
     remote.owner = undefined;
     if (remote.table.get(remote.key) === remote.entry) remote.table.delete(remote.key);
-    for (const waiter of remote.blocked.splice(0)) {
-      waiter.waitingFor = undefined;
-      waiter.answer(UNSHARED, remote.name);
-    }
+    answerBlocked(remote, UNSHARED);
     remote.settle?.reject(error);
   }
 }
