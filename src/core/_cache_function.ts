@@ -141,7 +141,7 @@ export function cacheFunction(
       // blocks), and computes it too, keeping the result to itself.
       if (existing.state === COMPUTING) {
         if (existing.value === undefined) throw cycleError(name);
-        return compute(scope, table, key, tags, receiver, args, false, undefined);
+        return compute(scope, table, key, tags, receiver, args, false);
       }
       table.delete(key); // FAILED: its call threw and the cleanup was cut short (see compute)
     }
@@ -205,7 +205,7 @@ export function cacheFunction(
     return value;
   }
 
-  /** Stores what another thread answered for a miss: a hit, or a join of its computation. */
+  /** Stores what another thread answered for a miss, counted as a hit or a join of it. */
   function storeAnswer(
     scope: ScopeState,
     table: EntryTable,
@@ -214,17 +214,19 @@ export function cacheFunction(
     value: unknown,
     outcome: "hit" | "join",
   ): unknown {
+    const entry = storeReady(table, key, value, tags);
+    if (outcome === "join") return join(scope, table, key, entry);
+    table.hits++;
+    return answer(scope, table, key, entry, "hit");
+  }
+
+  /** Stores a value that is ready (primed, or another thread's answer), tagged and settled. */
+  function storeReady(table: EntryTable, key: unknown, value: unknown, tags?: readonly string[]) {
     const entry: Entry = { value, state: READY };
     table.set(key, entry);
     if (tags !== undefined) table.tag(key, tags);
-    if (outcome === "hit") table.hits++;
-    else {
-      table.joins++;
-      scope.joins++;
-    }
-    if (callChannel.hasSubscribers) publishCall(scope.handle, name, outcome, value);
     settle(table, key, entry);
-    return value;
+    return entry;
   }
 
   /** A ready entry is in the table: bound the table, and follow a promise until it settles. */
@@ -285,10 +287,7 @@ export function cacheFunction(
         const existing = table.get(key);
         if (existing !== undefined && existing.state !== FAILED) return false;
         strategy?.primed(scope, args, value, tags);
-        const entry: Entry = { value, state: READY };
-        table.set(key, entry);
-        if (tags !== undefined) table.tag(key, tags);
-        settle(table, key, entry);
+        storeReady(table, key, value, tags);
         return true;
       },
     },
