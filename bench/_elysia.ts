@@ -16,12 +16,11 @@
  */
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
-import process from "node:process";
 import { Elysia } from "elysia";
 import { currentScope, openCacheScope, perRequestCache } from "../mod.ts";
 import { cacheScope } from "../elysia.ts";
 import { isBun } from "../tests/server/_servers.ts";
-import { LoadGenerator, maySpawnNode } from "./_http.ts";
+import { LoadGenerator, loadOnce, maySpawnNode, serverLoad } from "./_http.ts";
 import {
   type Check,
   median,
@@ -42,9 +41,7 @@ const CORE_FLOOR =
 
 /** Issue 26's target where the framework has no context plugin of its own: ≤ 1.15× bare. */
 const maxRatio = 1.15;
-const seconds = 2;
-const warmUpSeconds = 1;
-const connections = 32;
+const { seconds, warmUpSeconds, connections } = serverLoad;
 const BODY = "Hello Elysia!";
 
 let computed = 0;
@@ -142,11 +139,7 @@ function listen(list: readonly App[]): { urls: Map<string, string> } & AsyncDisp
 
 /** Server CPU time (user + system) per request over one run of load, in ns. */
 async function cpuPerRequest(load: LoadGenerator, app: App, url: string, runSeconds: number) {
-  const served = app.served();
-  const cpu = process.cpuUsage();
-  await load.run({ url, connections, seconds: runSeconds });
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) * 1_000 / (app.served() - served);
+  return (await loadOnce(load, url, () => app.served(), runSeconds)).cpuNs;
 }
 
 export const elysiaSection: Section = {

@@ -79,11 +79,13 @@ const maxInProcessRatio = 1.2;
 /** ...and on a real `Bun.serve`, server CPU within this many percentage points of the floor's. */
 const maxServerPoints = 0.05;
 
-/** Seconds of load per app and round, after a warm-up of `warmUpSeconds` per app. */
-const seconds = 2;
-const warmUpSeconds = 1;
-/** Enough to keep one core of server busy (keep-alive, no pipelining). */
-const connections = 32;
+/**
+ * How every server benchmark loads a server: `seconds` of load per app and round, after a
+ * warm-up of `warmUpSeconds` per app, with enough `connections` to keep one core of server busy
+ * (keep-alive, no pipelining).
+ */
+export const serverLoad = { seconds: 2, warmUpSeconds: 1, connections: 32 } as const;
+const { seconds, warmUpSeconds, connections } = serverLoad;
 /** Requests per app and round in process. */
 const inProcessRequests = 5_000;
 
@@ -287,18 +289,31 @@ export class LoadGenerator implements AsyncDisposable {
 }
 
 /** One run of load against one server: what the client saw, and what the server spent. */
-interface Run {
+export interface Run {
   readonly rps: number;
   /** Server process CPU time (user + system) per request served, in ns. */
   readonly cpuNs: number;
 }
 
-async function loadOnce(load: LoadGenerator, server: Served, runSeconds: number): Promise<Run> {
-  const served = server.served;
+/**
+ * Loads a server of this process at `url` for `runSeconds`; `served()` counts the requests it
+ * has served, so the CPU time is divided by what the server did, not by what the client saw.
+ */
+export async function loadOnce(
+  load: LoadGenerator,
+  url: string,
+  served: () => number,
+  runSeconds: number,
+): Promise<Run> {
+  const before = served();
   const cpu = process.cpuUsage();
-  const { rps } = await load.run({ url: server.url, connections, seconds: runSeconds });
+  const { rps } = await load.run({ url, connections, seconds: runSeconds });
   const used = process.cpuUsage(cpu);
-  return { rps, cpuNs: (used.user + used.system) * 1_000 / (server.served - served) };
+  return { rps, cpuNs: (used.user + used.system) * 1_000 / (served() - before) };
+}
+
+function loadOnceAt(load: LoadGenerator, server: Served, runSeconds: number): Promise<Run> {
+  return loadOnce(load, server.url, () => server.served, runSeconds);
 }
 
 async function inProcessOnce(app: App): Promise<void> {
@@ -369,10 +384,10 @@ export const httpSection: Section = {
     try {
       for (const app of served) servers.push(await serve(app));
       await using load = new LoadGenerator();
-      for (const server of servers) await loadOnce(load, server, warmUpSeconds);
+      for (const server of servers) await loadOnceAt(load, server, warmUpSeconds);
       for (let round = 0; round < httpRounds; round++) {
         for (const server of rotated(servers, round)) {
-          runs.get(server.name)!.push(await loadOnce(load, server, seconds));
+          runs.get(server.name)!.push(await loadOnceAt(load, server, seconds));
         }
       }
     } finally {

@@ -11,7 +11,6 @@
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import process from "node:process";
 import express from "express";
 import httpContext from "express-http-context";
 import Fastify from "fastify";
@@ -21,7 +20,7 @@ import { currentScope, perRequestCache } from "../mod.ts";
 import { cacheScope as expressScope } from "../express.ts";
 import { cacheScope as fastifyScope } from "../fastify.ts";
 import { cacheScope as koaScope } from "../koa.ts";
-import { LoadGenerator, maySpawnNode } from "./_http.ts";
+import { LoadGenerator, loadOnce, maySpawnNode, serverLoad } from "./_http.ts";
 import {
   type Check,
   medianRatio,
@@ -33,9 +32,7 @@ import {
 } from "./_section.ts";
 
 const BODY = "Hello node:http!";
-const seconds = 2;
-const warmUpSeconds = 1;
-const connections = 32;
+const { seconds, warmUpSeconds, connections } = serverLoad;
 
 /** Issue 26's targets: at most the framework's context plugin, or 1.15× the bare framework. */
 const maxOverPlugin = 1.0;
@@ -181,11 +178,7 @@ async function serve(app: App): Promise<Served> {
 
 /** Server CPU time (user + system) per request served, in ns, over one run of load. */
 async function cpuPerRequest(load: LoadGenerator, server: Served, runSeconds: number) {
-  const before = server.served;
-  const cpu = process.cpuUsage();
-  await load.run({ url: server.url, connections, seconds: runSeconds });
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) * 1_000 / (server.served - before);
+  return (await loadOnce(load, server.url, () => server.served, runSeconds)).cpuNs;
 }
 
 const runtime = "Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : "Node";
