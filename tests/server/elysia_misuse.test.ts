@@ -6,21 +6,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Elysia } from "elysia";
 import { cacheScope } from "../../elysia.ts";
+import { optionMisuses } from "./_option_misuses.ts";
 
 const plugin = (options?: unknown) => cacheScope(options as Record<string, never>);
 
 test("cacheScope() checks its options by name and type when it is called", () => {
-  const cases: [unknown, string][] = [
-    ["fast", 'options must be an object, received the string "fast"'],
-    [null, "options must be an object, received null"],
-    [
-      { waitForBodies: false },
-      'unknown option "waitForBodies"; the options are waitForBody, serverTiming',
-    ],
-    [{ waitForBody: "no" }, 'waitForBody must be a boolean, received the string "no"'],
-    [{ serverTiming: 1 }, "serverTiming must be a boolean, received number 1"],
-  ];
-  for (const [options, problem] of cases) {
+  for (const [options, problem] of optionMisuses) {
     assert.throws(() => plugin(options), {
       name: "TypeError",
       message: `Cannot create the cacheScope() plugin: ${problem}`,

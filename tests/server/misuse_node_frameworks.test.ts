@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import express from "express";
 import Fastify from "fastify";
 import Koa from "koa";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type CacheScope, currentScope } from "../../mod.ts";
 import { cacheScope as expressScope } from "../../express.ts";
@@ -14,6 +15,7 @@ import { cacheScope as fastifyScope } from "../../fastify.ts";
 import { cacheScope as koaScope } from "../../koa.ts";
 import { frameworks } from "./_node_frameworks.ts";
 import { eventually, quietErrors } from "./_servers.ts";
+import { optionMisuses } from "./_option_misuses.ts";
 
 const factories = [
   ["Express", "middleware", expressScope],
@@ -22,18 +24,8 @@ const factories = [
 ] as const;
 
 test("the three cacheScope() check their options by name and type when they are called", () => {
-  const cases: [unknown, string][] = [
-    ["fast", 'options must be an object, received the string "fast"'],
-    [null, "options must be an object, received null"],
-    [
-      { waitForBodies: false },
-      'unknown option "waitForBodies"; the options are waitForBody, serverTiming',
-    ],
-    [{ waitForBody: "no" }, 'waitForBody must be a boolean, received the string "no"'],
-    [{ serverTiming: 1 }, "serverTiming must be a boolean, received number 1"],
-  ];
   for (const [name, unit, factory] of factories) {
-    for (const [options, problem] of cases) {
+    for (const [options, problem] of optionMisuses) {
       assert.throws(() => factory(options as Record<string, never>), {
         name: "TypeError",
         message: `Cannot create the ${name} cacheScope() ${unit}: ${problem}`,
@@ -46,6 +38,18 @@ test("the three cacheScope() check their options by name and type when they are 
   }
 });
 
+/** Sends one request to `server` once it listens, checks its status, and closes the server. */
+async function statusOfOneRequest(server: Server, status: number): Promise<void> {
+  await new Promise((resolve) => server.once("listening", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, status);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
 test("Express: app.use(cacheScope) without the call fails the request with the message", async () => {
   const errors: unknown[] = [];
   const app = express();
@@ -56,15 +60,7 @@ test("Express: app.use(cacheScope) without the call fails the request with the m
       res.status(500).end();
     }) as express.ErrorRequestHandler,
   );
-  const server = app.listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  try {
-    const { port } = server.address() as AddressInfo;
-    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 500);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  await statusOfOneRequest(app.listen(0, "127.0.0.1"), 500);
   assert.equal((errors[0] as Error).name, "TypeError");
   assert.equal(
     (errors[0] as Error).message,
@@ -91,15 +87,7 @@ test("Koa: app.use(cacheScope) without the call fails the request with the messa
   app.silent = true;
   app.on("error", (error) => errors.push(error));
   app.use(koaScope as unknown as Koa.Middleware);
-  const server = app.listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  try {
-    const { port } = server.address() as AddressInfo;
-    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 500);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  await statusOfOneRequest(app.listen(0, "127.0.0.1"), 500);
   assert.equal((errors[0] as Error).name, "TypeError");
   assert.equal(
     (errors[0] as Error).message,

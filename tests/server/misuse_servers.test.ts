@@ -9,6 +9,7 @@ import {
   withListenerCacheScope,
 } from "../../mod.ts";
 import { cacheScope } from "../../hono.ts";
+import { optionMisuses } from "./_option_misuses.ts";
 
 type Handler = (request: Request) => Response;
 const wrap = (handler: unknown, options?: unknown) =>
@@ -29,17 +30,7 @@ test("withCacheScope names a handler that is not a function", () => {
 });
 
 test("withCacheScope and cacheScope() check their options by name and type, once", () => {
-  const cases: [unknown, string][] = [
-    ["fast", 'options must be an object, received the string "fast"'],
-    [null, "options must be an object, received null"],
-    [
-      { waitForBodies: false },
-      'unknown option "waitForBodies"; the options are waitForBody, serverTiming',
-    ],
-    [{ waitForBody: "no" }, 'waitForBody must be a boolean, received the string "no"'],
-    [{ serverTiming: 1 }, "serverTiming must be a boolean, received number 1"],
-  ];
-  for (const [options, problem] of cases) {
+  for (const [options, problem] of optionMisuses) {
     assert.throws(() => wrap(() => new Response(), options), {
       name: "TypeError",
       message: `Cannot wrap a handler with a cache scope: ${problem}`,
