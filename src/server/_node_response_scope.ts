@@ -64,11 +64,7 @@ export function openNodeScope(
   // computes the same object.
   const run = openRunFrame(request, request);
   const { handle } = run;
-  const state = run.frame.current!;
-  const end = () =>
-    response.writableFinished === false
-      ? clientGoneLoggingErrors(state, handle)
-      : endScopeLoggingErrors(handle, EndedBecause.responseSent);
+  const end = endOnClose(response, run);
   if (response.closed === true) end();
   // `on`, not `once`: `close` fires once, and `once` would wrap `end` in one more closure.
   else response.on("close", end);
@@ -76,6 +72,22 @@ export function openNodeScope(
     whenHeadersGo(response, handle, options.serverTiming, endWhenHeadersGo);
   }
   return run;
+}
+
+/**
+ * What ends a request's scope when its `node:http` response closes: it was sent in full ("the
+ * response was sent"), or the client went away first (`writableFinished === false`), and then the
+ * request is over whatever handles the handler's code still holds.
+ */
+export function endOnClose(
+  response: { readonly writableFinished?: boolean },
+  { frame, handle }: RunFrame,
+): () => void {
+  const state = frame.current!;
+  return () =>
+    response.writableFinished === false
+      ? clientGoneLoggingErrors(state, handle)
+      : endScopeLoggingErrors(handle, EndedBecause.responseSent);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { clientGoneLoggingErrors, endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { endScopeLoggingErrors } from "./_end_scope_logging_errors.ts";
+import { endOnClose } from "./_node_response_scope.ts";
 import { EndedBecause } from "../core/_end_reasons.ts";
 import { storage } from "../core/_frame.ts";
 import { describe } from "../_errors.ts";
@@ -65,17 +66,9 @@ export function withListenerCacheScope<
     );
   }
   return function listenWithCacheScope(req: Req, res: Res, ...rest: Rest): void {
-    const { frame, handle } = openRunFrame(
-      req,
-      requestIdentity(req, "handle a request with a cache scope"),
-    );
-    const state = frame.current!;
-    // Node closes the response when it was sent in full, and also when the client went away
-    // first: then the request is over even if the listener still runs and holds handles.
-    const end = () =>
-      res.writableFinished === false
-        ? clientGoneLoggingErrors(state, handle)
-        : endScopeLoggingErrors(handle, EndedBecause.responseSent);
+    const run = openRunFrame(req, requestIdentity(req, "handle a request with a cache scope"));
+    const { frame, handle } = run;
+    const end = endOnClose(res, run);
     if (res.closed) end();
     else res.once("close", end);
     try {
