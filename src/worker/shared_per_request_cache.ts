@@ -154,6 +154,7 @@ function sharedStrategy(
   let missed: { args: unknown[]; key: WireKey } | undefined;
   return {
     hitKey(): unknown {
+      // `wireKey`'s first case, before `listOf`: a one-primitive hit builds no argument array.
       if (keyOption === undefined && arguments.length === 1 && isPrimitiveKey(arguments[0])) {
         return arguments[0];
       }
